@@ -1,0 +1,5 @@
+"""``python -m timecontrast`` is the ``tcn`` command."""
+
+from timecontrast.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The ``tcn`` entry point: dispatches to one module per subcommand.
+
+Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int``,
+and is imported only when its command runs, so ``tcn --help`` stays fast.
+
+Example::
+
+    tcn --help
+    tcn convert --input_dir videos/train --output_dir records/train
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from timecontrast import __version__
+from timecontrast.errors import TimeContrastError
+
+# (command, module under timecontrast.cli, one-line help), in pipeline order.
+COMMANDS: list[tuple[str, str, str]] = [
+    ("collect", "collect", "record synchronised videos from several cameras"),
+    ("convert", "convert", "convert multi-view videos into sequence records (TFRecord)"),
+    ("synth", "synth", "generate a multi-view dataset from a simulated world"),
+    ("inspect", "inspect", "show what a record file, dataset or directory holds"),
+    ("train", "train", "train a TCN embedder (multi-view, single-view or multi-frame)"),
+    ("eval", "eval", "running validation loss of new checkpoints"),
+    ("align", "align", "multi-view alignment error of checkpoints"),
+    ("labeled-eval", "labeled_eval", "cross-sequence kNN classification error of checkpoints"),
+    ("probe", "probe", "regress the true state from embeddings (position, velocity)"),
+    ("imitate", "imitate", "nearest-neighbour imitation videos"),
+    ("project", "project", "TensorBoard projector run and PCA/t-SNE plots of embeddings"),
+    ("demo", "demo", "the whole chain on a simulated world, with a report"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tcn",
+        description="Time-Contrastive Networks: self-supervised embeddings from multi-view video.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'tcn <command> --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"timecontrast {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
+    for name, module, help_line in COMMANDS:
+        # add_help=False: the real parser is built by the module when the command runs.
+        sub.add_parser(name, help=help_line, add_help=False)
+    return parser
+
+
+def _command_parser(name: str, module_name: str, help_line: str):
+    module = importlib.import_module(f"timecontrast.cli.{module_name}")
+    parser = argparse.ArgumentParser(
+        prog=f"tcn {name}",
+        description=(module.__doc__ or help_line).strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    module.add_arguments(parser)
+    return module, parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = build_parser()
+    # Split global options from the command and its own arguments.
+    names = {c[0]: c for c in COMMANDS}
+    idx = next((i for i, a in enumerate(argv) if a in names), None)
+    if idx is None:
+        args = top.parse_args(argv)
+        top.print_help()
+        return 0 if not argv else 2
+    top_args = top.parse_args(argv[:idx])
+    name, module_name, help_line = names[argv[idx]]
+    logging.basicConfig(
+        level=logging.DEBUG if top_args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    module, parser = _command_parser(name, module_name, help_line)
+    args = parser.parse_args(argv[idx + 1 :])
+    try:
+        return int(module.run(args) or 0)
+    except TimeContrastError as exc:
+        print(f"tcn {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tcn {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

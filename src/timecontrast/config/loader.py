@@ -1,0 +1,230 @@
+"""Load, merge, validate and save configurations.
+
+Order of application: the schema defaults, then each ``--config_paths`` file left to
+right, then ``--model_params`` (a YAML string), then ``key=value`` overrides.
+Dictionaries merge deeply; lists and scalars are replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from timecontrast.config.schema import RETIRED_KEYS, TCNConfig
+from timecontrast.errors import ConfigError
+
+FINAL_CONFIG_NAME = "final_training_config.yaml"
+
+# Allowed values of the string switches. The registries that implement them check too.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "training_strategy": ("mvtcn", "svtcn", "mftcn"),
+    "loss_strategy": ("triplet_semihard", "npairs"),
+    "embedder_strategy": ("inception_conv_ss_fc", "resnet", "small_conv", "multi_frame"),
+    "learning.optimizer": ("adam", "momentum", "rmsprop"),
+    "data.preprocessing.eval_cropping": ("crop_center", "pad", "pad200", "pad_crop_central"),
+    "inception_conv_ss_fc.pretrained": ("none", "imagenet"),
+    "resnet.pretrained": ("none", "imagenet"),
+    "multi_frame.pretrained": ("none", "imagenet"),
+    "resnet.pooling": ("avg", "spatial_softmax"),
+    "small_conv.pooling": ("avg", "spatial_softmax"),
+    "multi_frame.trunk": ("small_conv", "resnet", "inception_conv_ss_fc", "r3d_18", "r2plus1d_18"),
+    "runtime.amp": ("none", "bf16", "fp16"),
+}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that rejects a key given twice in one mapping."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(
+                f"{node.start_mark.name}: key '{key}' is given twice (lines {seen[key]} and {line}); "
+                "keep one of them"
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _parse_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: a config must be a mapping of keys to values, got {type(data).__name__}")
+    return dict(data)
+
+
+def _schema_keys(cls: type = TCNConfig) -> dict[str, Any]:
+    """Nested dict of the schema's keys; a nested dataclass maps to its own dict."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+        out[f.name] = _schema_keys(type(default)) if dataclasses.is_dataclass(default) else None
+    return out
+
+
+def _check_keys(data: Mapping[str, Any], schema: Mapping[str, Any], source: str, prefix: str = "") -> None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if not isinstance(key, str):
+            raise ConfigError(f"{source}: key {key!r} under '{prefix or '<top>'}' must be a string")
+        if key not in schema:
+            if dotted in RETIRED_KEYS:
+                raise ConfigError(
+                    f"{source}: '{dotted}' is a key of the original release that timecontrast does not use "
+                    f"({RETIRED_KEYS[dotted]}); remove it"
+                )
+            close = difflib.get_close_matches(key, list(schema), n=1, cutoff=0.5)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; valid keys here: {', '.join(schema)}"
+            raise ConfigError(f"{source}: unknown config key '{dotted}'{hint}")
+        sub = schema[key]
+        if sub is not None:
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"{source}: '{dotted}' is a section and needs a mapping of keys, got {value!r}"
+                )
+            _check_keys(value, sub, source, prefix=f"{dotted}.")
+
+
+def _merge(base: DictConfig, data: Mapping[str, Any], source: str) -> DictConfig:
+    _check_keys(data, _schema_keys(), source)
+    try:
+        return OmegaConf.merge(base, data)  # type: ignore[return-value]
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        msg = str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: bad value for '{key}': {msg}") from None
+
+
+def split_config_paths(config_paths: str | Sequence[str] | None) -> list[str]:
+    """``a.yaml,b.yaml`` (or ``a.yaml#b.yaml`` as the original allowed) into a list."""
+    if not config_paths:
+        return []
+    if isinstance(config_paths, str):
+        sep = "," if "," in config_paths else "#"
+        return [p.strip() for p in config_paths.split(sep) if p.strip()]
+    return [str(p) for p in config_paths]
+
+
+def parse_override(item: str) -> dict[str, Any]:
+    """``data.batch_size=12`` into ``{'data': {'batch_size': 12}}`` (the value read as YAML)."""
+    if "=" not in item:
+        raise ConfigError(f"command line: override '{item}' must look like key=value, e.g. data.batch_size=12")
+    key, _, raw = item.partition("=")
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"command line: override '{item}' has no key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    nested: dict[str, Any] = {}
+    node = nested
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return nested
+
+
+def validate(cfg: DictConfig, source: str = "config") -> None:
+    """Check choices and cross-key rules that a type alone cannot express."""
+    for dotted, allowed in CHOICES.items():
+        value = OmegaConf.select(cfg, dotted)
+        if value not in allowed:
+            close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.4)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{source}: '{dotted}' is '{value}'{hint}; choose one of: {', '.join(allowed)}")
+    if cfg.svtcn.neg_radius <= cfg.svtcn.pos_radius:
+        raise ConfigError(
+            f"{source}: svtcn.neg_radius ({cfg.svtcn.neg_radius}) must be greater than "
+            f"svtcn.pos_radius ({cfg.svtcn.pos_radius})"
+        )
+    for dotted in ("data.batch_size", "data.examples_per_sequence", "data.embed_batch_size", "data.num_views",
+                   "data.height", "data.width", "embedding_size"):
+        if OmegaConf.select(cfg, dotted) < 1:
+            raise ConfigError(f"{source}: '{dotted}' must be at least 1")
+    if any(k < 1 for k in cfg.val.recall_at_k_list):
+        raise ConfigError(f"{source}: 'val.recall_at_k_list' values must be at least 1")
+
+
+def default_config() -> DictConfig:
+    """The schema defaults, as a struct-mode config (unknown keys are errors)."""
+    cfg = OmegaConf.structured(TCNConfig)
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def load_config(
+    config_paths: str | Sequence[str] | None = None,
+    model_params: str | Mapping[str, Any] | None = None,
+    overrides: Iterable[str] = (),
+) -> DictConfig:
+    """Build the final config: defaults, files left to right, model_params, overrides.
+
+    Returns an OmegaConf ``DictConfig`` with dot access (``cfg.learning.learning_rate``)
+    and dict access (``cfg['learning']``). Raises :class:`ConfigError` naming the file.
+    """
+    cfg = default_config()
+    for path in split_config_paths(config_paths):
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"config file '{path}' does not exist; check --config_paths")
+        cfg = _merge(cfg, _parse_yaml(p.read_text(), str(p)), str(p))
+    if model_params:
+        data = _parse_yaml(model_params, "--model_params") if isinstance(model_params, str) else dict(model_params)
+        cfg = _merge(cfg, data, "--model_params")
+    for item in overrides:
+        cfg = _merge(cfg, parse_override(item), f"command line override '{item}'")
+    validate(cfg)
+    return cfg
+
+
+def save_config(cfg: DictConfig, logdir: str | os.PathLike) -> Path:
+    """Write ``final_training_config.yaml`` into ``logdir`` atomically; return its path."""
+    logdir = Path(logdir)
+    logdir.mkdir(parents=True, exist_ok=True)
+    target = logdir / FINAL_CONFIG_NAME
+    text = "# The merged configuration of this run. `tcn ... --config_paths` this file alone rebuilds it.\n"
+    text += OmegaConf.to_yaml(cfg, sort_keys=False)
+    fd, tmp = tempfile.mkstemp(dir=logdir, prefix=f".{FINAL_CONFIG_NAME}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def config_to_dict(cfg: DictConfig) -> dict[str, Any]:
+    """A plain nested dict (e.g. to store inside a checkpoint)."""
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "checkpoint") -> DictConfig:
+    """Rebuild a validated config from a plain dict (the inverse of :func:`config_to_dict`)."""
+    cfg = _merge(default_config(), data, source)
+    validate(cfg, source)
+    return cfg
