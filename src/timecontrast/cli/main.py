@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"timecontrast {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
-    for name, module, help_line in COMMANDS:
+    for name, _module, help_line in COMMANDS:
         # add_help=False: the real parser is built by the module when the command runs.
         sub.add_parser(name, help=help_line, add_help=False)
     return parser

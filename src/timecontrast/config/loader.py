@@ -52,8 +52,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
         line = key_node.start_mark.line + 1
         if key in seen:
             raise ConfigError(
-                f"{node.start_mark.name}: key '{key}' is given twice (lines {seen[key]} and {line}); "
-                "keep one of them"
+                f"{node.start_mark.name}: key '{key}' is given twice (lines {seen[key]} and {line}); keep one of them"
             )
         seen[key] = line
     return loader.construct_mapping(node, deep=deep)
@@ -64,7 +63,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def _parse_yaml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     if data is None:
@@ -100,9 +99,7 @@ def _check_keys(data: Mapping[str, Any], schema: Mapping[str, Any], source: str,
         sub = schema[key]
         if sub is not None:
             if not isinstance(value, Mapping):
-                raise ConfigError(
-                    f"{source}: '{dotted}' is a section and needs a mapping of keys, got {value!r}"
-                )
+                raise ConfigError(f"{source}: '{dotted}' is a section and needs a mapping of keys, got {value!r}")
             _check_keys(value, sub, source, prefix=f"{dotted}.")
 
 
@@ -160,8 +157,15 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
             f"{source}: svtcn.neg_radius ({cfg.svtcn.neg_radius}) must be greater than "
             f"svtcn.pos_radius ({cfg.svtcn.pos_radius})"
         )
-    for dotted in ("data.batch_size", "data.examples_per_sequence", "data.embed_batch_size", "data.num_views",
-                   "data.height", "data.width", "embedding_size"):
+    for dotted in (
+        "data.batch_size",
+        "data.examples_per_sequence",
+        "data.embed_batch_size",
+        "data.num_views",
+        "data.height",
+        "data.width",
+        "embedding_size",
+    ):
         if OmegaConf.select(cfg, dotted) < 1:
             raise ConfigError(f"{source}: '{dotted}' must be at least 1")
     if any(k < 1 for k in cfg.val.recall_at_k_list):

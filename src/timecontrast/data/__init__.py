@@ -1,0 +1,1 @@
+"""Multi-view sequences and labeled frames: sources, conversion, sampling, transforms."""
