@@ -41,6 +41,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+class _DuplicateKeyError(Exception):
+    pass
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A YAML loader that rejects a key given twice in one mapping."""
 
@@ -64,6 +68,8 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def _parse_yaml(text: str, source: str) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except _DuplicateKeyError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     if data is None:
