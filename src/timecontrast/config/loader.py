@@ -55,9 +55,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
         key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
         if key in seen:
-            raise ConfigError(
-                f"{node.start_mark.name}: key '{key}' is given twice (lines {seen[key]} and {line}); keep one of them"
-            )
+            raise _DuplicateKeyError(f"key '{key}' is given twice (lines {seen[key]} and {line}); keep one of them")
         seen[key] = line
     return loader.construct_mapping(node, deep=deep)
 
