@@ -21,11 +21,16 @@ class CheckpointError(TimeContrastError):
     """A checkpoint that is missing, incomplete or does not match the model."""
 
 
+class CaptureError(TimeContrastError):
+    """A camera that cannot be opened or stops delivering frames, or a bad capture setting."""
+
+
 class DependencyError(TimeContrastError):
     """An optional dependency, library or system facility (e.g. OpenGL) is missing."""
 
 
 __all__ = [
+    "CaptureError",
     "CheckpointError",
     "ConfigError",
     "DataError",
