@@ -1,0 +1,93 @@
+"""Wait for new checkpoints and hand each one over exactly once.
+
+The original's evaluation binaries used ``tf.contrib.training.checkpoints_iterator``
+(latest checkpoint only, so a checkpoint could be skipped) or re-evaluated the latest
+checkpoint in a loop with no sleep. Here every checkpoint file that appears is yielded
+once, in step order, also across a restart when the caller passes the steps it has
+already evaluated (``skip_steps``, e.g. read from its results JSON with
+:func:`timecontrast.evaluation.summaries.evaluated_steps`).
+
+Only complete checkpoint files count: ``ckpt-<step>.pt``. Temporary files written while a
+checkpoint is saved (``.ckpt-...tmp`` and the like) never match.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from timecontrast.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+# The checkpoint name of docs/architecture.md: logdir/checkpoints/ckpt-<step:09d>.pt
+CHECKPOINT_NAME = re.compile(r"^ckpt-(\d+)\.pt$")
+
+
+def checkpoint_dir_of(path: str | os.PathLike) -> Path:
+    """``path`` itself, or ``path/checkpoints`` when ``path`` is a logdir holding that folder."""
+    p = Path(path).expanduser()
+    sub = p / "checkpoints"
+    return sub if sub.is_dir() else p
+
+
+def find_checkpoints(checkpoint_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every complete checkpoint in a folder (or logdir), by step."""
+    d = checkpoint_dir_of(checkpoint_dir)
+    if not d.is_dir():
+        return []
+    found = []
+    for entry in os.scandir(d):
+        m = CHECKPOINT_NAME.match(entry.name)
+        if m and entry.is_file() and entry.stat().st_size > 0:
+            found.append((int(m.group(1)), Path(entry.path)))
+    return sorted(found)
+
+
+def iter_new_checkpoints(
+    checkpoint_dir: str | os.PathLike,
+    interval_secs: float,
+    timeout_secs: float | None = None,
+    once: bool = False,
+    skip_steps: Iterable[int] = (),
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[tuple[int, Path]]:
+    """Yield ``(step, path)`` of each new checkpoint in ``checkpoint_dir``, once each.
+
+    ``checkpoint_dir`` is a checkpoints folder or a logdir holding ``checkpoints/``; it
+    may not exist yet. Checkpoints present at the start are yielded first (in step order),
+    except the steps in ``skip_steps``; then the folder is polled every ``interval_secs``.
+    ``timeout_secs``: stop after waiting this long with no new checkpoint (None: never).
+    ``once``: wait for a checkpoint if there is none (up to ``timeout_secs``), yield the
+    latest one (even if it is in ``skip_steps``: it was asked for explicitly) and stop.
+    """
+    if interval_secs < 0:
+        raise CheckpointError(f"the poll interval must be >= 0 seconds, got {interval_secs}")
+    done = {int(s) for s in skip_steps}
+    last_new = time.monotonic()
+    first_poll = True
+    while True:
+        found = find_checkpoints(checkpoint_dir)
+        if once and found:
+            yield found[-1]
+            return
+        new = [(step, path) for step, path in found if step not in done]
+        if first_poll and done and found:
+            log.info("%s: skipping %d checkpoint(s) already evaluated", checkpoint_dir, len(found) - len(new))
+        first_poll = False
+        for step, path in new:
+            done.add(step)
+            if not path.is_file():  # removed meanwhile (e.g. by checkpoint.num_to_keep)
+                log.warning("checkpoint %s disappeared before it could be evaluated; skipping it", path)
+                continue
+            yield step, path
+            last_new = time.monotonic()
+        if timeout_secs is not None and time.monotonic() - last_new >= timeout_secs:
+            log.info("no new checkpoint in %s for %.0f s; stopping", checkpoint_dir, timeout_secs)
+            return
+        log.debug("waiting %.1f s for new checkpoints in %s", interval_secs, checkpoint_dir)
+        sleep(interval_secs)
