@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 _POLL_S = 0.1  # longest wait on the frame queue before checking stop requests and deadlines
 _JOIN_S = 5.0  # how long to wait for a reader thread to notice a stop
+START_TIMEOUT_S = 10.0  # every camera must deliver a first frame within this
+STALL_WARNING_S = 2.0  # a camera silent this long while recording gets a warning
 
 
 class RateMeter:
@@ -191,6 +193,9 @@ class CaptureSession:
         spans: list[list[float]] = [[0.0, 0.0] for _ in self.cameras]  # first, last timestamp after warm-up
         synced_meter = RateMeter()
         first_seen: list[float | None] = [None] * num_views
+        last_arrival = [time.monotonic()] * num_views  # when each camera's latest frame arrived
+        stalled = [False] * num_views
+        run_start = time.monotonic()
         record_start: float | None = None
         failure: BaseException | None = None
         reason = "interrupted"
@@ -221,6 +226,20 @@ class CaptureSession:
                 if self.writer.error is not None:
                     failure = self.writer.error
                     break
+                if record_start is None and now > run_start + START_TIMEOUT_S:
+                    silent = [f"{k} ({self.cameras[k].spec})" for k, t in enumerate(first_seen) if t is None]
+                    failure = CaptureError(
+                        f"camera(s) {', '.join(silent)} delivered no frame in {START_TIMEOUT_S:.0f} s; "
+                        "check the cable and that no other program uses them"
+                    )
+                    break
+                for k, arrival in enumerate(last_arrival):
+                    if record_start is not None and not stalled[k] and now - arrival > STALL_WARNING_S:
+                        stalled[k] = True
+                        logger.warning(
+                            "camera %d (%s) delivered no frame for %.0f s; nothing is recorded until it does",
+                            k, self.cameras[k].spec, now - arrival,
+                        )  # fmt: skip
                 try:
                     view, item = events.get(timeout=_POLL_S)
                 except queue.Empty:
@@ -233,13 +252,14 @@ class CaptureSession:
                     failure = item
                     break
                 meters[view].add(item.timestamp)
+                last_arrival[view], stalled[view] = time.monotonic(), False
                 if record_start is None:
                     if first_seen[view] is None:
                         first_seen[view] = item.timestamp
                     if any(t is None for t in first_seen):
                         continue
                     record_start = max(first_seen) + self.warmup
-                    logger.info("recording (%d cameras); Ctrl-C to stop", num_views)
+                    logger.info("recording %d cameras (after a %.1f s warm-up); Ctrl-C to stop", num_views, self.warmup)
                 if item.timestamp < record_start:
                     continue  # warm-up frame
                 if not self.sync.received[view]:

@@ -150,10 +150,16 @@ class SequenceWriter:
         if self.error is not None:
             self._abort()
             raise CaptureError(f"writing {self.paths[0].parent} failed: {self.error}") from self.error
-        written = []
-        for encoder in self._encoders:
-            if encoder.writer is not None:
-                written.append(encoder.writer.close())
+        written: list[Path] = []
+        try:
+            for encoder in self._encoders:
+                if encoder.writer is not None:
+                    written.append(encoder.writer.close())
+        except Exception as exc:
+            for path in written:
+                path.unlink(missing_ok=True)
+            self._abort()
+            raise CaptureError(f"finishing the videos in {self.paths[0].parent} failed: {exc}") from exc
         if self.num_frames:
             self._write_sidecar(metadata or {})
             written.append(self.sidecar)
