@@ -1,0 +1,229 @@
+"""Ready training and validation batches from sequence records.
+
+:class:`SequenceBatches` is an ``IterableDataset`` of whole batches (a DataLoader with
+``batch_size=None`` passes them through): batch ``b`` is built from
+:func:`~timecontrast.data.samplers.batch_generators` ``(seed, b, rank, stream)``, and
+DataLoader worker ``w`` of ``W`` builds batches ``start + w``, ``start + w + W``, ...;
+the DataLoader hands them out round-robin, so the stream is ``start, start + 1, ...``
+whatever the number of workers, and a resumed run starts at its step.
+
+A batch is a dict of tensors:
+
+- ``images``: ``[B, 3, H, W]`` float32 (clips: ``[B, K, 3, H, W]``), normalised;
+- ``labels``, ``timesteps``, ``sequence_ids``, ``views``: ``[B]`` int64;
+- ``raw`` (only with ``with_raw``): ``[B, 3, H, W]`` uint8, the embedded frame with the
+  evaluation crop and no augmentation (for image summaries).
+
+Pair strategies lay a batch out as ``[anchors; positives]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from itertools import count
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from timecontrast.data.records import SequenceRecord, open_sequences
+from timecontrast.data.samplers import (
+    STRATEGIES,
+    TRAIN_STREAM,
+    VALIDATION_STREAM,
+    BatchPlan,
+    Sampler,
+    batch_generators,
+    build_sampler,
+    clip_indices,
+)
+from timecontrast.data.transforms import EvalTransform, TrainTransform, eval_transform_for, train_transform_for
+from timecontrast.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+Batch = dict[str, torch.Tensor]
+
+
+class SequenceBatches(IterableDataset):
+    """Batches planned by ``sampler`` over ``sequences``, decoded and transformed.
+
+    ``transform`` is a :class:`TrainTransform` (augmentation drawn per item from the
+    batch's torch generator; anchor and positive independently, a clip once) or an
+    :class:`EvalTransform`. ``num_frames`` > 1 makes clips of ``frame_stride``.
+    ``num_batches`` None = an endless stream.
+    """
+
+    def __init__(
+        self,
+        sequences: Sequence[SequenceRecord],
+        sampler: Sampler,
+        transform: TrainTransform | EvalTransform,
+        *,
+        seed: int,
+        rank: int = 0,
+        stream: int = TRAIN_STREAM,
+        start_batch: int = 0,
+        num_batches: int | None = None,
+        num_frames: int = 1,
+        frame_stride: int = 1,
+        raw_transform: EvalTransform | None = None,
+    ) -> None:
+        super().__init__()
+        self.sequences = list(sequences)
+        self.sampler = sampler
+        self.transform = transform
+        self.seed, self.rank, self.stream = int(seed), int(rank), int(stream)
+        self.start_batch = int(start_batch)
+        self.num_batches = num_batches
+        self.num_frames, self.frame_stride = int(num_frames), int(frame_stride)
+        self.raw_transform = raw_transform
+
+    def plan(self, index: int) -> tuple[BatchPlan, torch.Generator]:
+        rng, generator = batch_generators(self.seed, index, self.rank, self.stream)
+        return self.sampler.sample(rng), generator
+
+    def batch(self, index: int) -> Batch:
+        """Batch number ``index`` of this stream (the same every time it is asked for)."""
+        plan, generator = self.plan(index)
+        cache: dict[tuple[int, int, int], np.ndarray] = {}  # decoded frames, shared by overlapping clips
+
+        def frames(seq: int, view: int, t: int) -> np.ndarray:  # [K, H, W, 3] uint8
+            ts = clip_indices(t, self.num_frames, self.frame_stride) if self.num_frames > 1 else (t,)
+            out = []
+            for u in ts:
+                key = (seq, view, int(u))
+                if key not in cache:
+                    cache[key] = self.sequences[seq].frame(view, int(u))
+                out.append(cache[key])
+            return np.stack(out)
+
+        items, raws = [], []
+        for seq, view, t in zip(plan.sequence.tolist(), plan.view.tolist(), plan.timestep.tolist()):
+            clip = frames(seq, view, t)
+            x = self.transform(clip, generator)  # [K, 3, h, w]
+            items.append(x if self.num_frames > 1 else x[0])
+            if self.raw_transform is not None:
+                raws.append(self.raw_transform.uint8(clip[-1])[0])
+        batch: Batch = {
+            "images": torch.stack(items),  # [B, 3, h, w] or [B, K, 3, h, w]
+            "labels": torch.from_numpy(plan.label),
+            "timesteps": torch.from_numpy(plan.timestep),
+            "sequence_ids": torch.from_numpy(plan.sequence),
+            "views": torch.from_numpy(plan.view),
+        }
+        if raws:
+            batch["raw"] = torch.stack(raws)  # [B, 3, h, w] uint8
+        return batch
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        if info is not None:
+            # A forked worker inherits the parent's open record files, whose read offset is
+            # shared between processes: drop them so this worker opens its own.
+            for seq in self.sequences:
+                seq.close()
+        stop = None if self.num_batches is None else self.start_batch + self.num_batches
+        for index in count(self.start_batch + worker, workers):
+            if stop is not None and index >= stop:
+                return
+            yield self.batch(index)
+
+    def __len__(self) -> int:
+        if self.num_batches is None:
+            raise TypeError("an endless batch stream has no length")
+        return self.num_batches
+
+
+# ------------------------------------------------------------------------ factories
+def _num_frames(cfg: Any, embedder: Any) -> tuple[int, int]:
+    """Clip length and stride of the embedder, checked against the training strategy."""
+    k, stride = int(getattr(embedder, "num_frames", 1)), int(getattr(embedder, "frame_stride", 1))
+    if cfg.training_strategy == "mftcn" and k < 2:
+        raise ConfigError(
+            f"training_strategy 'mftcn' trains a multi-frame embedder, but embedder_strategy "
+            f"'{cfg.embedder_strategy}' embeds single frames; set embedder_strategy: multi_frame "
+            "(multi_frame.num_frames >= 2)"
+        )
+    if cfg.training_strategy != "mftcn" and k > 1:
+        raise ConfigError(
+            f"the embedder takes clips of {k} frames; train it with training_strategy: mftcn "
+            f"(got '{cfg.training_strategy}')"
+        )
+    return k, stride
+
+
+def open_split(cfg: Any, split: str) -> list[SequenceRecord]:
+    """The sequences of ``data.training`` or ``data.validation``, with ``data.num_views`` views."""
+    key = {"training": "data.training", "validation": "data.validation"}[split]
+    path = cfg.data.training if split == "training" else cfg.data.validation
+    if not path:
+        raise ConfigError(f"{key} is empty; set it to the directory (or glob) of the {split} sequence records")
+    try:
+        sequences = open_sequences(path, num_views=cfg.data.num_views)
+    except DataError as exc:
+        raise DataError(f"{key}: {exc}") from None
+    log.info("%s: %d sequences from %s", key, len(sequences), path)
+    return sequences
+
+
+def check_strategy(cfg: Any) -> None:
+    if cfg.training_strategy not in STRATEGIES:
+        raise ConfigError(f"training_strategy is '{cfg.training_strategy}'; choose one of: {', '.join(STRATEGIES)}")
+
+
+def build_batches(
+    cfg: Any,
+    embedder: Any,
+    sequences: Sequence[SequenceRecord],
+    *,
+    train: bool,
+    rank: int = 0,
+    start_batch: int = 0,
+    num_batches: int | None = None,
+    with_raw: bool = False,
+) -> SequenceBatches:
+    """A :class:`SequenceBatches` of the config's strategy over ``sequences``.
+
+    ``train`` picks the augmentation and the training stream; otherwise evaluation
+    preprocessing and the validation stream (the same batches for every checkpoint).
+    Raises ConfigError/DataError for a config the data cannot satisfy.
+    """
+    check_strategy(cfg)
+    num_frames, stride = _num_frames(cfg, embedder)
+    sampler = build_sampler(cfg, [s.length for s in sequences], [s.name for s in sequences])
+    eval_transform = eval_transform_for(cfg, embedder)
+    return SequenceBatches(
+        sequences,
+        sampler,
+        train_transform_for(cfg, embedder) if train else eval_transform,
+        seed=cfg.seed,
+        rank=rank,
+        stream=TRAIN_STREAM if train else VALIDATION_STREAM,
+        start_batch=start_batch,
+        num_batches=num_batches,
+        num_frames=num_frames,
+        frame_stride=stride,
+        raw_transform=eval_transform if with_raw else None,
+    )
+
+
+def make_loader(batches: SequenceBatches, num_workers: int, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader passing whole batches through, ``num_workers`` processes, in stream order."""
+    if num_workers < 0:
+        raise ConfigError(f"data.num_workers is {num_workers}; use 0 (main process) or more")
+    if batches.num_batches is not None:
+        num_workers = min(num_workers, batches.num_batches)
+    return DataLoader(
+        batches,
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+        prefetch_factor=4 if num_workers > 0 else None,
+        # Its own generator: creating an iterator must not draw from the global RNG (resume).
+        generator=torch.Generator().manual_seed(0),
+    )
