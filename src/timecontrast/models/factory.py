@@ -1,0 +1,162 @@
+"""Build an embedder from the config: the one place in models that reads the config tree.
+
+``EMBEDDERS`` maps each ``embedder_strategy`` to a builder ``(cfg) -> Embedder``. The
+input size comes from ``data.height``/``data.width``; the embedding is L2-normalised
+when ``training_strategy`` is svtcn (always, as in the original) or when
+``<loss_strategy>.embedding_l2`` is true (mvtcn, mftcn).
+
+``multi_frame`` takes its per-frame trunk's architecture and weights from that trunk's
+own section (``small_conv.channels``, ``resnet.depth``/``pretrained_layer``/``pretrained``/
+``pretrained_checkpoint``, ``inception_conv_ss_fc.pretrained_layer``/...);
+``multi_frame.pretrained``/``pretrained_checkpoint`` are for the video trunks
+(r3d_18, r2plus1d_18); ``multi_frame.finetune`` and ``multi_frame.dropout`` apply to all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig
+
+from timecontrast.errors import ConfigError, TimeContrastError
+from timecontrast.models.backbones import Trunk, inception_v3_trunk, resnet_trunk, small_conv_trunk, video_trunk
+from timecontrast.models.embedders import (
+    Embedder,
+    InceptionConvSSFCEmbedder,
+    MultiFrameEmbedder,
+    ResnetEmbedder,
+    SmallConvEmbedder,
+)
+
+
+def embedding_l2_normalize(cfg: DictConfig) -> bool:
+    """Whether the embedder L2-normalises its output for this run."""
+    if cfg.training_strategy == "svtcn":
+        return True
+    return bool(cfg[cfg.loss_strategy].embedding_l2)
+
+
+def _keeps(cfg: DictConfig, section: str) -> dict[str, float]:
+    keeps = {}
+    for name in ("keep_pretrained", "keep_conv", "keep_fc"):
+        value = float(cfg[section].dropout[name])
+        if not 0.0 < value <= 1.0:
+            raise ConfigError(f"'{section}.dropout.{name}' is {value}; a keep probability must be in (0, 1]")
+        keeps[name] = value
+    return keeps
+
+
+def _common(cfg: DictConfig, section: str) -> dict[str, Any]:
+    return {
+        "embedding_size": int(cfg.embedding_size),
+        "input_size": (int(cfg.data.height), int(cfg.data.width)),
+        "l2_normalize": embedding_l2_normalize(cfg),
+        **_keeps(cfg, section),
+    }
+
+
+def _build_inception(cfg: DictConfig) -> Embedder:
+    s = cfg.inception_conv_ss_fc
+    return InceptionConvSSFCEmbedder(
+        pretrained_layer=s.pretrained_layer,
+        additional_conv_sizes=list(s.additional_conv_sizes),
+        fc_hidden_sizes=list(s.fc_hidden_sizes),
+        finetune=s.finetune,
+        pretrained=s.pretrained,
+        pretrained_checkpoint=s.pretrained_checkpoint or None,
+        **_common(cfg, "inception_conv_ss_fc"),
+    )
+
+
+def _build_resnet(cfg: DictConfig) -> Embedder:
+    s = cfg.resnet
+    return ResnetEmbedder(
+        depth=s.depth,
+        pretrained_layer=s.pretrained_layer,
+        adaptation_channels=list(s.adaptation_channels),
+        pooling=s.pooling,
+        fc_hidden_sizes=list(s.fc_hidden_sizes),
+        finetune=s.finetune,
+        pretrained=s.pretrained,
+        pretrained_checkpoint=s.pretrained_checkpoint or None,
+        **_common(cfg, "resnet"),
+    )
+
+
+def _build_small_conv(cfg: DictConfig) -> Embedder:
+    s = cfg.small_conv
+    return SmallConvEmbedder(
+        channels=list(s.channels),
+        pooling=s.pooling,
+        fc_hidden_sizes=list(s.fc_hidden_sizes),
+        finetune=s.finetune,
+        pretrained_checkpoint=s.pretrained_checkpoint or None,
+        **_common(cfg, "small_conv"),
+    )
+
+
+def _multi_frame_trunk(cfg: DictConfig) -> Trunk:
+    s = cfg.multi_frame
+    if s.trunk in ("r3d_18", "r2plus1d_18"):
+        return video_trunk(s.trunk, s.pretrained, s.pretrained_checkpoint or None)
+    if s.pretrained != "none" or s.pretrained_checkpoint:
+        raise ConfigError(
+            f"multi_frame.pretrained / multi_frame.pretrained_checkpoint are for the video trunks; with "
+            f"multi_frame.trunk: {s.trunk} set {s.trunk}.pretrained / {s.trunk}.pretrained_checkpoint instead"
+        )
+    if s.trunk == "small_conv":
+        keep_conv = _keeps(cfg, "small_conv")["keep_conv"]
+        return small_conv_trunk(list(cfg.small_conv.channels), keep_conv, cfg.small_conv.pretrained_checkpoint or None)
+    if s.trunk == "resnet":
+        r = cfg.resnet
+        return resnet_trunk(r.depth, r.pretrained_layer, r.pretrained, r.pretrained_checkpoint or None)
+    if s.trunk == "inception_conv_ss_fc":
+        i = cfg.inception_conv_ss_fc
+        return inception_v3_trunk(i.pretrained_layer, i.pretrained, i.pretrained_checkpoint or None)
+    raise ConfigError(
+        f"multi_frame.trunk is '{s.trunk}'; choose small_conv, resnet, inception_conv_ss_fc, r3d_18 or r2plus1d_18"
+    )
+
+
+def _build_multi_frame(cfg: DictConfig) -> Embedder:
+    s = cfg.multi_frame
+    return MultiFrameEmbedder(
+        _multi_frame_trunk(cfg),
+        num_frames=s.num_frames,
+        frame_stride=s.frame_stride,
+        conv3d_channels=list(s.conv3d_channels),
+        fc_hidden_sizes=list(s.fc_hidden_sizes),
+        finetune=s.finetune,
+        **_common(cfg, "multi_frame"),
+    )
+
+
+EMBEDDERS: dict[str, Callable[[DictConfig], Embedder]] = {
+    "inception_conv_ss_fc": _build_inception,
+    "resnet": _build_resnet,
+    "small_conv": _build_small_conv,
+    "multi_frame": _build_multi_frame,
+}
+
+
+def build_embedder(cfg: DictConfig) -> Embedder:
+    """The embedder ``cfg.embedder_strategy`` describes, randomly initialised or with its trunk weights.
+
+    Errors (unknown strategy, bad sizes, unreadable or mismatching weight files, no
+    internet for ``pretrained: imagenet``) are :class:`TimeContrastError` subclasses whose
+    message starts with the embedder (and trunk) at fault.
+    """
+    strategy = cfg.embedder_strategy
+    if strategy not in EMBEDDERS:
+        raise ConfigError(f"embedder_strategy is '{strategy}'; choose one of: {', '.join(EMBEDDERS)}")
+    try:
+        return EMBEDDERS[strategy](cfg)
+    except TimeContrastError as exc:
+        where = f"embedder_strategy {strategy}"
+        if strategy == "multi_frame":
+            where += f" (multi_frame.trunk {cfg.multi_frame.trunk})"
+        raise type(exc)(f"{where}: {exc}") from None
+
+
+__all__ = ["EMBEDDERS", "build_embedder", "embedding_l2_normalize"]
