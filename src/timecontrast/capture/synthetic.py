@@ -47,12 +47,19 @@ def read_frame_counter(image: np.ndarray) -> int:
     return counter
 
 
-def render_synthetic_frame(width: int, height: int, timestamp: float, counter: int, tint: int) -> np.ndarray:
-    """One synthetic frame: ``[height, width, 3]`` uint8 RGB."""
-    image = np.empty((height, width, 3), np.uint8)
-    ramp = np.linspace(40, 200, width, dtype=np.float32)  # [W] horizontal gradient
-    image[:] = ramp[None, :, None].astype(np.uint8)
+def synthetic_background(width: int, height: int, tint: int) -> np.ndarray:
+    """The still part of a synthetic frame: a horizontal gradient, one channel dimmed."""
+    ramp = np.linspace(40, 200, width).astype(np.uint8)  # [W]
+    image = np.repeat(np.repeat(ramp[None, :, None], height, axis=0), 3, axis=2)  # [H, W, 3]
     image[..., tint % 3] //= 2
+    return image
+
+
+def render_synthetic_frame(
+    width: int, height: int, timestamp: float, counter: int, tint: int, background: np.ndarray | None = None
+) -> np.ndarray:
+    """One synthetic frame: ``[height, width, 3]`` uint8 RGB (``background`` from :func:`synthetic_background`)."""
+    image = (background if background is not None else synthetic_background(width, height, tint)).copy()
     # The bar sweeps left to right once per second; its place depends only on the time.
     bar_w = max(2, width // 10)
     x = int((timestamp % 1.0) * (width - bar_w))
@@ -75,11 +82,13 @@ class SyntheticCamera(CameraSource):
         self._jitter_ms = jitter_ms
         self._seed = seed
         self._pacer: FramePacer | None = None
+        self._background: np.ndarray | None = None
         self._count = 0
 
     def open(self) -> CameraInfo:
         self._pacer = FramePacer(self.fps, self._jitter_ms, np.random.default_rng(self._seed))
         self._count = 0
+        self._background = synthetic_background(self.width, self.height, self._seed)
         return CameraInfo(
             spec=self.spec,
             description=f"synthetic camera (seed {self._seed})",
@@ -97,7 +106,9 @@ class SyntheticCamera(CameraSource):
         timestamp = self._pacer.wait_next()
         if timestamp is None:
             return None
-        image = render_synthetic_frame(self.width, self.height, timestamp, self._count, self._seed)
+        image = render_synthetic_frame(
+            self.width, self.height, timestamp, self._count, self._seed, background=self._background
+        )
         frame = CapturedFrame(image, timestamp, self._count)
         self._count += 1
         return frame
