@@ -25,6 +25,10 @@ class CaptureError(TimeContrastError):
     """A camera that cannot be opened or stops delivering frames, or a bad capture setting."""
 
 
+class TrainingError(TimeContrastError):
+    """Training cannot go on (e.g. the loss became NaN or infinite); the message names the step."""
+
+
 class DependencyError(TimeContrastError):
     """An optional dependency, library or system facility (e.g. OpenGL) is missing."""
 
@@ -37,5 +41,6 @@ __all__ = [
     "DependencyError",
     "RecordError",
     "TimeContrastError",
+    "TrainingError",
     "VideoError",
 ]
