@@ -1,0 +1,289 @@
+"""The training loop: setup, restore, loop, save. ``train(cfg, logdir)`` behind ``tcn train``.
+
+- Steps: ``learning.max_step`` is the final global step (the original trained that many
+  *more* steps on every call). Re-running the same command resumes from the newest
+  readable checkpoint in ``logdir/checkpoints`` and continues as if never stopped: batch
+  ``b`` and the dropout masks of step ``b`` derive from ``(seed, rank, b)`` alone, so a
+  resumed run gives the same parameters as an uninterrupted one (on CPU).
+- Checkpoints every ``logging.checkpoint.save_checkpoints_steps`` and at the end
+  (atomic; the newest ``num_to_keep`` kept, 0 = all). A NaN/inf loss stops training with
+  :class:`TrainingError` naming the step; nothing is saved after it.
+- Logs (rank 0): TensorBoard scalars ``loss`` (total), ``training/<loss>``,
+  ``learning_rate``, ``global_step/sec``, ``images/sec`` every
+  ``logging.summary.save_summaries_steps``, image pairs with
+  ``logging.summary.image_summaries``, the same scalars in ``metrics.jsonl``, and a
+  progress bar on a terminal. ``final_training_config.yaml`` is written at the start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from tqdm import tqdm
+
+from timecontrast.config import config_to_dict, save_config
+from timecontrast.data.loaders import build_batches, check_strategy, make_loader, open_split
+from timecontrast.errors import CheckpointError, ConfigError, TrainingError
+from timecontrast.models import build_embedder, list_checkpoints, load_checkpoint, load_model_state, save_checkpoint
+from timecontrast.training.distributed import (
+    DistributedContext,
+    init_distributed,
+    mean_across_ranks,
+    shutdown_distributed,
+    unwrap_model,
+    wrap_model,
+)
+from timecontrast.training.objective import build_metric_loss
+from timecontrast.training.optim import build_optimizer, l2_penalty, lr_at, set_learning_rate
+from timecontrast.training.summaries import MetricsLog
+
+log = logging.getLogger(__name__)
+
+DROPOUT_STREAM = 2  # seed stream of the per-step global RNG (dropout)
+_AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where a ``train`` call ended: the final step, its last total loss and checkpoint."""
+
+    step: int
+    start_step: int
+    loss: float | None
+    logdir: Path
+    checkpoint: Path | None
+
+
+def check_training_config(cfg: Any) -> None:
+    """Settings that make no sense, before anything is built."""
+    check_strategy(cfg)
+    rules = [
+        ("learning.max_step", cfg.learning.max_step >= 0, "must be >= 0"),
+        ("learning.learning_rate", cfg.learning.learning_rate > 0, "must be > 0"),
+        ("learning.decay_steps", cfg.learning.decay_steps >= 1, "must be >= 1"),
+        ("learning.l2_reg_weight", cfg.learning.l2_reg_weight >= 0, "must be >= 0"),
+        ("learning.grad_clip_norm", cfg.learning.grad_clip_norm >= 0, "must be >= 0 (0 = off)"),
+        (
+            "logging.checkpoint.save_checkpoints_steps",
+            cfg.logging.checkpoint.save_checkpoints_steps >= 1,
+            "must be >= 1",
+        ),
+        ("logging.checkpoint.num_to_keep", cfg.logging.checkpoint.num_to_keep >= 0, "must be >= 0 (0 = keep all)"),
+        ("logging.summary.save_summaries_steps", cfg.logging.summary.save_summaries_steps >= 1, "must be >= 1"),
+        ("data.num_workers", cfg.data.num_workers >= 0, "must be >= 0"),
+    ]
+    for key, ok, what in rules:
+        if not ok:
+            raise ConfigError(f"{key} is {OmegaConf.select(cfg, key)}; it {what}")
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """The global-RNG seed (dropout) of one training step of one rank."""
+    state = np.random.SeedSequence([seed, DROPOUT_STREAM, rank, step]).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))
+
+
+def _amp_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    if name not in _AMP_DTYPES:
+        raise ConfigError(f"runtime.amp is '{name}'; choose one of: {', '.join(_AMP_DTYPES)}")
+    if _AMP_DTYPES[name] is not None and device.type != "cuda":
+        log.warning("runtime.amp=%s needs a GPU; training on %s in float32", name, device)
+        return None
+    return _AMP_DTYPES[name]
+
+
+def _restore(checkpoint_dir: Path, model, optimizer, scaler) -> tuple[int, Path | None]:
+    """Load the newest readable checkpoint; ``(step, path)``, or ``(0, None)`` if there is none."""
+    for step, path in reversed(list_checkpoints(checkpoint_dir)):
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as exc:
+            log.warning("skipping unreadable checkpoint: %s", exc)
+            continue
+        load_model_state(model, state["model"], source=str(path))
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as exc:
+            raise CheckpointError(
+                f"{path}: the optimizer state does not match learning.optimizer / the trainable parameters ({exc}); "
+                "train in a new --logdir"
+            ) from None
+        if scaler.is_enabled() and state["scheduler"].get("grad_scaler"):
+            scaler.load_state_dict(state["scheduler"]["grad_scaler"])
+        log.info("resumed from %s (step %d)", path, step)
+        return int(state["step"]), path
+    return 0, None
+
+
+def _save(checkpoint_dir: Path, cfg, model, optimizer, scaler, step: int, num_to_keep: int) -> Path:
+    learning = cfg.learning
+    path = save_checkpoint(
+        checkpoint_dir,
+        {
+            "model": unwrap_model(model).state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": {
+                "kind": "staircase_exponential_decay",
+                "learning_rate": float(learning.learning_rate),
+                "decay_steps": int(learning.decay_steps),
+                "decay_factor": float(learning.decay_factor),
+                "grad_scaler": scaler.state_dict() if scaler.is_enabled() else {},
+            },
+            "step": int(step),
+            # Batches and dropout masks derive from (seed, rank, step): the step is the sampler state.
+            "rng": {
+                "scheme": "per_step",
+                "seed": int(cfg.seed),
+                "next_batch": int(step),
+                "torch": torch.get_rng_state(),
+            },
+            "config": config_to_dict(cfg),
+        },
+    )
+    if num_to_keep > 0:
+        for _, old in list_checkpoints(checkpoint_dir)[:-num_to_keep]:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def _image_summary(batch: dict[str, torch.Tensor], pairs: bool, max_items: int = 8) -> torch.Tensor:
+    """``[3, H', W']`` uint8: anchor | positive rows (pair strategies) or a row of frames."""
+    raw = batch["raw"]  # [B, 3, h, w] uint8
+    if pairs:
+        p = raw.shape[0] // 2
+        rows = torch.cat([raw[:p], raw[p:]], dim=3)[:max_items]  # [n, 3, h, 2w]
+        return torch.cat(list(rows), dim=1)
+    return torch.cat(list(raw[:max_items]), dim=2)
+
+
+def train(cfg: Any, logdir: str | Path, device: str | None = None) -> TrainResult:
+    """Train (or resume) the run ``cfg`` describes in ``logdir``; see the module docstring."""
+    check_training_config(cfg)
+    ctx = init_distributed(device or cfg.runtime.device)
+    try:
+        return _train(cfg, Path(logdir).expanduser(), ctx)
+    finally:
+        shutdown_distributed(ctx)
+
+
+def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
+    # ---------------------------------------------------------------- setup
+    if cfg.runtime.num_threads > 0:
+        torch.set_num_threads(cfg.runtime.num_threads)
+    if ctx.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(cfg.seed)  # initial weights (DDP also broadcasts rank 0's)
+    model = build_embedder(cfg).to(ctx.device)
+    if cfg.runtime.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    sequences = open_split(cfg, "training")
+    metric_loss = build_metric_loss(cfg)
+    optimizer = build_optimizer(cfg.learning.optimizer, model.parameters(), cfg.learning.learning_rate)
+    amp_dtype = _amp_dtype(cfg.runtime.amp, ctx.device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    checkpoint_dir = logdir / "checkpoints"
+    max_step, l2_weight, clip = cfg.learning.max_step, cfg.learning.l2_reg_weight, cfg.learning.grad_clip_norm
+    save_every, num_to_keep = cfg.logging.checkpoint.save_checkpoints_steps, cfg.logging.checkpoint.num_to_keep
+    summary_every, image_summaries = cfg.logging.summary.save_summaries_steps, cfg.logging.summary.image_summaries
+    pairs = cfg.training_strategy != "svtcn"
+
+    # -------------------------------------------------------------- restore
+    step, last_checkpoint = _restore(checkpoint_dir, model, optimizer, scaler)
+    start_step = step
+    batches = build_batches(
+        cfg, model, sequences, train=True, rank=ctx.rank, start_batch=step, with_raw=image_summaries and ctx.is_main
+    )
+    metrics = None
+    if ctx.is_main:
+        save_config(cfg, logdir)
+        metrics = MetricsLog(logdir, purge_step=step or None, flush_secs=cfg.logging.summary.flush_secs)
+    if step >= max_step:
+        log.info("already at step %d (learning.max_step %d); nothing to train", step, max_step)
+    loader = make_loader(batches, cfg.data.num_workers, pin_memory=ctx.device.type == "cuda")
+    train_model = wrap_model(model, ctx)
+    model.train()
+    head = model.head_parameters()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    autocast = torch.autocast("cuda", dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+    bar = tqdm(
+        total=max_step, initial=step, desc="train", unit="step", dynamic_ncols=True,
+        disable=not (ctx.is_main and sys.stderr.isatty()),
+    )  # fmt: skip
+    log.info(
+        "training %s / %s from step %d to %d on %s", cfg.training_strategy, metric_loss.tag, step, max_step, ctx.device
+    )
+
+    # ----------------------------------------------------------------- loop
+    data = iter(loader) if step < max_step else iter(())
+    last_loss, tick, tick_step = None, time.perf_counter(), step
+    try:
+        while step < max_step:
+            batch = next(data)
+            images = batch["images"].to(ctx.device, non_blocking=True)  # [B, 3, H, W] or [B, K, 3, H, W]
+            if cfg.runtime.channels_last and images.dim() == 4:
+                images = images.contiguous(memory_format=torch.channels_last)
+            torch.manual_seed(step_seed(cfg.seed, ctx.rank, step))  # this step's dropout masks
+            lr = lr_at(step, cfg.learning.learning_rate, cfg.learning.decay_steps, cfg.learning.decay_factor)
+            set_learning_rate(optimizer, lr)
+            with autocast:
+                embeddings = train_model(images)  # [B, D]
+                metric = metric_loss(embeddings, batch)
+            total = metric + l2_weight * l2_penalty(head).to(metric.device)
+            total_mean = float(mean_across_ranks(total, ctx))
+            if not np.isfinite(total_mean):
+                raise TrainingError(
+                    f"the loss became {total_mean} at step {step + 1} ({metric_loss.tag} {float(metric):.4g}); "
+                    f"training stopped, the last good checkpoint is {last_checkpoint or 'none (nothing was saved)'}. "
+                    "Lower learning.learning_rate or set learning.grad_clip_norm, then re-run to resume"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            if clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(trainable, clip)
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            last_loss = total_mean
+            bar.update(1)
+
+            if step % summary_every == 0 or step == max_step:
+                now = time.perf_counter()
+                steps_per_sec = (step - tick_step) / max(now - tick, 1e-9)
+                metric_mean = float(mean_across_ranks(metric, ctx))
+                images_per_sec = steps_per_sec * images.shape[0] * ctx.world_size
+                bar.set_postfix(loss=f"{total_mean:.4f}", img_s=f"{images_per_sec:.0f}", refresh=False)
+                if metrics is not None:
+                    metrics.scalars(
+                        step,
+                        {
+                            "loss": total_mean,
+                            f"training/{metric_loss.tag}": metric_mean,
+                            "learning_rate": lr,
+                            "global_step/sec": steps_per_sec,
+                            "images/sec": images_per_sec,
+                        },
+                    )
+                    if image_summaries:
+                        tag = "training/mvtcn_pairs" if pairs else "training/svtcn_images"
+                        metrics.image(step, tag, _image_summary(batch, pairs))
+                log.debug("step %d loss %.4f (%.1f images/s)", step, total_mean, images_per_sec)
+                tick, tick_step = now, step
+            if ctx.is_main and (step % save_every == 0 or step == max_step):
+                last_checkpoint = _save(checkpoint_dir, cfg, model, optimizer, scaler, step, num_to_keep)
+    finally:  # ------------------------------------------------------ end
+        bar.close()
+        del data, loader
+        if metrics is not None:
+            metrics.close()
+    log.info("finished at step %d (loss %s)", step, "n/a" if last_loss is None else f"{last_loss:.4f}")
+    return TrainResult(step, start_step, last_loss, logdir, last_checkpoint)
