@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import tempfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,21 +46,22 @@ def checkpoint_dir(logdir_or_dir: str | os.PathLike) -> Path:
 
 def _check_plain(value: Any, where: str) -> None:
     """Refuse values that ``torch.load(weights_only=True)`` could not read back."""
-    if isinstance(value, Tensor | _PLAIN):
+    if isinstance(value, (Tensor, *_PLAIN)):
         return
-    if isinstance(value, Mapping):
+    if type(value) in (dict, OrderedDict):
         for key, item in value.items():
             if not isinstance(key, _PLAIN):
                 raise ValueError(f"checkpoint entry {where} has a key of type {type(key).__name__}")
             _check_plain(item, f"{where}.{key}")
         return
-    if isinstance(value, list | tuple):
+    if type(value) in (list, tuple):
         for i, item in enumerate(value):
             _check_plain(item, f"{where}[{i}]")
         return
     raise ValueError(
         f"checkpoint entry {where} is a {type(value).__module__}.{type(value).__name__}; store only tensors and "
-        "plain Python values (e.g. torch.from_numpy(array), or a numpy Generator's bit_generator.state dict)"
+        "plain Python values (e.g. torch.from_numpy(array), a numpy Generator's bit_generator.state dict, "
+        "timecontrast.config.config_to_dict(cfg))"
     )
 
 
