@@ -15,7 +15,7 @@ from pathlib import Path
 
 from timecontrast.data.records import find_record_files
 from timecontrast.errors import RecordError
-from timecontrast.io.example import Example, bytes_feature, feature_value, int64_feature
+from timecontrast.io.example import Example, SequenceExample, bytes_feature, feature_value, int64_feature
 from timecontrast.io.tfrecord import TFRecordWriter, iter_records
 
 _IMAGE_KEY = re.compile(r"^image/view(\d+)$")
@@ -69,6 +69,11 @@ def decode_labeled_example(
         numbered = sorted((int(m.group(1)), k) for k in feats if (m := _IMAGE_KEY.match(k)))
         image_keys = [k for _, k in numbered]
     missing = [k for k in image_keys if k not in feats]
+    if (missing or not image_keys) and _is_sequence_example(data):
+        raise RecordError(
+            f"{source}: is a multi-view sequence record (tf.train.SequenceExample with view0, view1, ...), "
+            "not a labeled frame record; read it with SequenceRecord/open_sequences (tcn inspect shows what a file holds)"
+        )
     if missing or not image_keys:
         raise RecordError(
             f"{source}: labeled record lacks image keys {missing or ['image/view0']}; "
@@ -91,6 +96,13 @@ def decode_labeled_example(
         labels=labels,
         timestep=t,
     )
+
+
+def _is_sequence_example(data: bytes) -> bool:
+    try:
+        return bool(SequenceExample.FromString(data).feature_lists.feature_list)
+    except Exception:  # not parseable as one either
+        return False
 
 
 def write_labeled_records(path: str | os.PathLike, frames: Iterable[LabeledFrame]) -> Path:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -81,27 +81,34 @@ def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+_FIXED_SIZE = {1: 8, 5: 4}  # wire types 1 (64-bit) and 5 (32-bit)
+
+
 def _fields(buf: memoryview, start: int, end: int):
-    """Yield ``(field_number, wire_type, value_start, value_end_or_int)`` of one message."""
+    """Yield ``(field_number, wire_type, value_start, value_end_or_int)`` of one message.
+
+    Raises ValueError when a field runs past ``end`` (a malformed or truncated message).
+    """
     pos = start
     while pos < end:
         key, pos = _varint(buf, pos)
         num, wt = key >> 3, key & 7
-        if wt == 2:
-            n, pos = _varint(buf, pos)
-            yield num, wt, pos, pos + n
-            pos += n
-        elif wt == 0:
+        if wt == 0:
             v, pos = _varint(buf, pos)
             yield num, wt, v, v
-        elif wt == 1:
-            yield num, wt, pos, pos + 8
-            pos += 8
-        elif wt == 5:
-            yield num, wt, pos, pos + 4
-            pos += 4
+            continue
+        if wt == 2:
+            n, pos = _varint(buf, pos)
+        elif wt in _FIXED_SIZE:
+            n = _FIXED_SIZE[wt]
         else:
-            raise ValueError(f"unsupported wire type {wt}")
+            raise ValueError(f"unsupported wire type {wt} at byte {pos}")
+        if pos + n > end:
+            raise ValueError(f"field {num} at byte {pos} runs past the end of its message")
+        yield num, wt, pos, pos + n
+        pos += n
+    if pos > end:
+        raise ValueError("a varint runs past the end of its message")
 
 
 def _scan_sequence_example(buf: memoryview) -> tuple[bytes, dict[str, list[tuple[int, int]]]]:
@@ -300,13 +307,17 @@ def find_record_files(path_or_glob: str | os.PathLike) -> list[Path]:
     return sorted(files)
 
 
+def iter_sequences(path_or_glob: str | os.PathLike, num_views: int | None = None) -> Iterator[SequenceRecord]:
+    """Every sequence under ``path_or_glob`` (every record of every file, files sorted by
+    name), opened one at a time as the iteration reaches it."""
+    for f in find_record_files(path_or_glob):
+        for i in range(len(index_records(f))):
+            yield SequenceRecord(f, i, num_views=num_views)
+
+
 def open_sequences(path_or_glob: str | os.PathLike, num_views: int | None = None) -> list[SequenceRecord]:
     """Every sequence under ``path_or_glob`` (every record of every file), sorted by file name."""
-    out: list[SequenceRecord] = []
-    for f in find_record_files(path_or_glob):
-        n = len(index_records(f))
-        out.extend(SequenceRecord(f, i, num_views=num_views) for i in range(n))
-    return out
+    return list(iter_sequences(path_or_glob, num_views))
 
 
 def iter_sequence_examples(path: str | os.PathLike):

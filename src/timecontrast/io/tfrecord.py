@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +22,7 @@ from typing import BinaryIO
 import google_crc32c
 
 from timecontrast.io.errors import RecordError
+from timecontrast.io.files import temporary_file
 
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")  # length, masked crc of length
@@ -51,9 +51,7 @@ class TFRecordWriter:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        self._tmp = Path(tmp)
+        fd, self._tmp = temporary_file(self.path)
         self._fh: BinaryIO | None = os.fdopen(fd, "wb")
         self.num_records = 0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -15,6 +14,7 @@ import av
 import numpy as np
 
 from timecontrast.io.errors import VideoError
+from timecontrast.io.files import temporary_file
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +58,19 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         container.close()
 
 
-def iter_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
-    """Decode every frame once, in order, as ``[H, W, 3]`` uint8 RGB."""
+def iter_video_frames(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """Decode every frame once, in order, as ``[H, W, 3]`` uint8 RGB.
+
+    ``size`` = ``(height, width)`` resizes each frame during the colour conversion
+    (FFmpeg's area-averaging scaler, the equivalent of OpenCV's INTER_AREA).
+    """
     container = _open_input(path)
+    resize = {} if size is None else {"height": int(size[0]), "width": int(size[1]), "interpolation": "AREA"}
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            yield frame.to_ndarray(format="rgb24")
+            yield frame.to_ndarray(format="rgb24", **resize)
     except av.FFmpegError as exc:
         raise VideoError(f"{path}: decoding failed ({exc}); the file is damaged or truncated") from None
     finally:
@@ -95,11 +100,9 @@ class VideoWriter:
         if fps <= 0:
             raise VideoError(f"{path}: frame rate must be positive, got {fps}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.width, self.height = int(width), int(height)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=self.path.suffix)
+        fd, self._tmp = temporary_file(self.path, suffix=self.path.suffix)
         os.close(fd)
-        self._tmp = Path(tmp)
         self._container = av.open(str(self._tmp), mode="w", format="mp4")
         rate = Fraction(fps).limit_denominator(1001)
         self._stream = self._container.add_stream("libx264", rate=rate)

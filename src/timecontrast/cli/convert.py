@@ -1,0 +1,93 @@
+"""Convert multi-view videos into sequence records (one TFRecord file per sequence or shard).
+
+Input: videos named <seq>_view<k>.<ext> (mp4, mov, avi, mkv, webm, m4v) anywhere under
+--input_dir; the views of a sequence are numbered 0..N-1. Output: <output_dir>/<seq>.tfrecord,
+or <seq>_shardNN.tfrecord for sequences longer than --max_per_shard. Sequences already
+converted with the same settings are skipped unless --overwrite. A sequence that fails is
+reported at the end and the others are converted; exit status 1 if any failed.
+
+Example:
+    tcn convert --input_dir ~/tcn_data/videos/train --output_dir ~/tcn_data/records/train \\
+        --max_per_shard 400 --expected_views 2
+    tcn convert --input_dir videos --output_dir records --resize_min_edge 360 \\
+        --rotate 90 --rotate_if_matching 'iphone' --workers 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from timecontrast.data.videos import DEFAULT_VIEW_PATTERN
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input_dir", required=True, help="folder of <seq>_view<k>.<ext> videos (searched recursively)"
+    )
+    parser.add_argument("--output_dir", required=True, help="where the .tfrecord files go (created if needed)")
+    parser.add_argument(
+        "--max_per_shard",
+        type=int,
+        default=-1,
+        help="split sequences longer than this many timesteps into shards <seq>_shardNN (<= 0: no sharding; "
+        "the original recommends 400 for training data, no sharding for validation)",
+    )
+    parser.add_argument(
+        "--resize_min_edge", type=int, default=0, help="scale frames so the shorter edge has this many pixels (0: keep)"
+    )
+    parser.add_argument(
+        "--rotate", type=int, default=0, choices=(0, 90, 180, 270), help="rotate frames clockwise by this many degrees"
+    )
+    parser.add_argument(
+        "--rotate_if_matching", default=None, help="rotate only videos whose path matches this regular expression"
+    )
+    parser.add_argument(
+        "--expected_views", type=int, default=2, help="number of views every sequence must have (0: any number)"
+    )
+    parser.add_argument(
+        "--max_views_discrepancy",
+        type=int,
+        default=100,
+        help="fail a sequence whose view lengths differ by more frames than this (views are cut to the shortest)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="rewrite outputs that already exist")
+    parser.add_argument("--workers", type=int, default=0, help="JPEG-encoding threads (0: one per CPU)")
+    parser.add_argument(
+        "--view_pattern",
+        default=DEFAULT_VIEW_PATTERN,
+        help="regex searched in each file name; group 1 is the view number, the text before it the sequence name",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from timecontrast.data.convert import convert_videos
+
+    start = time.perf_counter()
+    result = convert_videos(
+        args.input_dir,
+        args.output_dir,
+        max_per_shard=args.max_per_shard,
+        resize_min_edge=args.resize_min_edge,
+        rotate=args.rotate,
+        rotate_if_matching=args.rotate_if_matching,
+        expected_views=args.expected_views or None,
+        max_views_discrepancy=args.max_views_discrepancy,
+        overwrite=args.overwrite,
+        workers=args.workers or None,
+        view_pattern=args.view_pattern,
+    )
+    seconds = time.perf_counter() - start
+    rate = f" ({result.frames_encoded / seconds:.0f} frames/s)" if result.frames_encoded else ""
+    print(
+        f"{len(result.written)} file(s) written, {len(result.skipped)} already complete and skipped, "
+        f"{len(result.failed)} sequence(s) failed; {result.frames_encoded} frames encoded in {seconds:.1f} s{rate}"
+    )
+    print(f"output: {args.output_dir}")
+    if result.failed:
+        print(f"\n{len(result.failed)} sequence(s) failed and were not written:", file=sys.stderr)
+        for name, reason in result.failed.items():
+            print(f"  {name}: {reason}", file=sys.stderr)
+        return 1
+    return 0
