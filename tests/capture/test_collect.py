@@ -94,7 +94,7 @@ def test_file_cameras_record_until_the_files_end_and_convert(tmp_path: Path) -> 
     directory = viddir / "d" / "train"
     sidecar = _check_sequence(directory, "0", 2)
     assert sidecar["stop_reason"] == "end_of_stream"
-    assert sidecar["num_frames"] >= 8  # the 20 fps file's 10 frames, less at most the last two
+    assert sidecar["num_frames"] >= 9  # the 20 fps file's 10 frames (all, unless the machine stalls)
     result = convert_videos(directory, tmp_path / "records", expected_views=2, workers=1, progress=False)
     assert result.ok and [p.name for p in result.written] == ["0.tfrecord"]
     record = SequenceRecord(result.written[0])

@@ -87,3 +87,24 @@ def test_timestamps_must_increase() -> None:
     sync.add(0, CapturedFrame(_IMAGE, 1.0, 0))
     with pytest.raises(ValueError, match="increase"):
         sync.add(0, CapturedFrame(_IMAGE, 1.0, 1))
+
+
+def test_an_ended_camera_does_not_hold_back_its_last_frames() -> None:
+    a, b = _stream(30, 0.0, 0.5), _stream(20, 0.002, 0.5)  # 15 and 10 frames
+    sync = FrameSynchronizer(2, 0.02)
+    out = _feed(sync, [a, b])
+    assert len(out) == 9  # b's last frame waits: its next frame might match a's last one better
+    out += sync.end_view(1)  # b ended: its last frame is the best there is
+    assert [s.frames[1].index for s in out] == list(range(10))
+    assert sync.pending[1] == 0
+
+
+def test_the_other_camera_finishes_matching_after_one_ends() -> None:
+    a, b = _stream(30, 0.0, 0.5), _stream(20, 0.002, 0.55)  # b goes on after a's last frame
+    sync = FrameSynchronizer(2, 0.02)
+    out = _feed(sync, [a, b[:10]])
+    out += sync.end_view(0)
+    assert len(out) == 9
+    out += sync.add(1, CapturedFrame(_IMAGE, b[10], 10))  # b's next frame settles its last match
+    assert [(s.frames[0].index, s.frames[1].index) for s in out][-1] == (14, 9)
+    assert sync.pending[0] == 0

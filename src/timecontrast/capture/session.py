@@ -128,14 +128,21 @@ def open_cameras(cameras: list[CameraSource]) -> list[CameraInfo]:
     return infos
 
 
+class _Stop(Exception):
+    """Ends the recording loop normally, with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class CaptureSession:
     """Records opened ``cameras`` into ``writer`` until a stop condition; see the module docstring.
 
     ``tolerance`` (seconds): views of one multi-view frame lie within it of one instant.
     ``warmup`` (seconds): frames before every camera has delivered for this long are
-    discarded (auto exposure settles). ``on_status`` gets a :class:`CaptureStatus` every
-    ``status_interval`` seconds; ``on_frame`` gets each multi-view frame (e.g. a preview)
-    and may return False to stop.
+    discarded (auto exposure settles). When a camera's stream ends (a file camera), the
+    frames already received are still matched, then the recording stops.
     """
 
     def __init__(
@@ -156,25 +163,33 @@ class CaptureSession:
         self.sync = FrameSynchronizer(len(cameras), tolerance, max_pending=max_pending)
         self.warmup = warmup
         self._stop = threading.Event()
+        n = len(cameras)
+        self._meters = [RateMeter() for _ in range(n)]
+        self._synced_meter = RateMeter()
+        self._spans = [[0.0, 0.0] for _ in range(n)]  # first and last timestamp after the warm-up
+        self._first_seen: list[float | None] = [None] * n
+        self._last_arrival = [time.monotonic()] * n  # when each camera's latest frame arrived
+        self._stalled = [False] * n
+        self._ended: set[int] = set()
+        self._end_deadline: float | None = None
+        self._run_start = time.monotonic()
+        self._record_start: float | None = None
+        self._ran = False
 
     def request_stop(self) -> None:
         """Ask the recording to end and finalise its files (safe from a signal handler)."""
         self._stop.set()
 
-    def _view_metadata(self, view: int, span: list[float]) -> dict:
-        info = self.infos[view]
-        received = self.sync.received[view]
-        measured = (received - 1) / (span[1] - span[0]) if received > 1 and span[1] > span[0] else 0.0
-        return {
-            "camera": info.spec,
-            "description": info.description,
-            "requested": {"width": info.requested_width, "height": info.requested_height, "fps": info.requested_fps},
-            "delivered": {"width": info.width, "height": info.height, "fps": info.fps},
-            "measured_fps": round(measured, 3),
-            "received": received,
-            "dropped": self.sync.dropped[view],
-            "unmatched_at_stop": self.sync.pending[view],
-        }
+    def status(self) -> CaptureStatus:
+        start = self._record_start
+        return CaptureStatus(
+            elapsed=max(0.0, time.monotonic() - start) if start is not None else 0.0,
+            camera_fps=[m.rate for m in self._meters],
+            synced_fps=self._synced_meter.rate,
+            frames=self.writer.num_frames,
+            dropped=list(self.sync.dropped),
+            backlog=self.writer.backlog,
+        )
 
     def run(
         self,
@@ -185,99 +200,39 @@ class CaptureSession:
         on_frame: Callable[[SyncedFrame], bool | None] | None = None,
         metadata: dict | None = None,
     ) -> CaptureResult:
-        num_views = len(self.cameras)
+        """Record until ``request_stop()``, ``duration`` seconds, ``max_frames`` or a stream's end.
+
+        ``on_status`` gets a :class:`CaptureStatus` every ``status_interval`` seconds and
+        at the end; ``on_frame`` gets each multi-view frame (e.g. a preview) and may
+        return False to stop; ``metadata`` is added to the sidecar.
+        """
+        if self._ran:
+            raise CaptureError("a CaptureSession records once; open a new session for the next sequence")
+        self._ran = True
         events: queue.Queue[tuple[int, CapturedFrame | BaseException | None]] = queue.Queue()
         reader_stop = threading.Event()
         readers = [CameraReader(k, cam, events, reader_stop) for k, cam in enumerate(self.cameras)]
-        meters = [RateMeter() for _ in self.cameras]
-        spans: list[list[float]] = [[0.0, 0.0] for _ in self.cameras]  # first, last timestamp after warm-up
-        synced_meter = RateMeter()
-        first_seen: list[float | None] = [None] * num_views
-        last_arrival = [time.monotonic()] * num_views  # when each camera's latest frame arrived
-        stalled = [False] * num_views
-        run_start = time.monotonic()
-        record_start: float | None = None
         failure: BaseException | None = None
         reason = "interrupted"
-        next_status = time.monotonic() + status_interval
-
-        def status() -> CaptureStatus:
-            elapsed = time.monotonic() - record_start if record_start is not None else 0.0
-            return CaptureStatus(
-                elapsed,
-                [m.rate for m in meters],
-                synced_meter.rate,
-                self.writer.num_frames,
-                list(self.sync.dropped),
-                self.writer.backlog,
-            )
-
+        self._run_start = time.monotonic()
+        next_status = self._run_start + status_interval
         for reader in readers:
             reader.start()
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
                 if on_status is not None and now >= next_status:
-                    on_status(status())
+                    on_status(self.status())
                     next_status = now + status_interval
-                if record_start is not None and duration is not None and now >= record_start + duration:
-                    reason = "duration"
-                    break
-                if self.writer.error is not None:
-                    failure = self.writer.error
-                    break
-                if record_start is None and now > run_start + START_TIMEOUT_S:
-                    silent = [f"{k} ({self.cameras[k].spec})" for k, t in enumerate(first_seen) if t is None]
-                    failure = CaptureError(
-                        f"camera(s) {', '.join(silent)} delivered no frame in {START_TIMEOUT_S:.0f} s; "
-                        "check the cable and that no other program uses them"
-                    )
-                    break
-                for k, arrival in enumerate(last_arrival):
-                    if record_start is not None and not stalled[k] and now - arrival > STALL_WARNING_S:
-                        stalled[k] = True
-                        logger.warning(
-                            "camera %d (%s) delivered no frame for %.0f s; nothing is recorded until it does",
-                            k, self.cameras[k].spec, now - arrival,
-                        )  # fmt: skip
+                self._check(now, duration)
                 try:
                     view, item = events.get(timeout=_POLL_S)
                 except queue.Empty:
                     continue
-                if item is None:
-                    reason = "end_of_stream"
-                    logger.info("camera %d (%s) ended; stopping", view, self.cameras[view].spec)
-                    break
-                if isinstance(item, BaseException):
-                    failure = item
-                    break
-                meters[view].add(item.timestamp)
-                last_arrival[view], stalled[view] = time.monotonic(), False
-                if record_start is None:
-                    if first_seen[view] is None:
-                        first_seen[view] = item.timestamp
-                    if any(t is None for t in first_seen):
-                        continue
-                    record_start = max(first_seen) + self.warmup
-                    logger.info("recording %d cameras (after a %.1f s warm-up); Ctrl-C to stop", num_views, self.warmup)
-                if item.timestamp < record_start:
-                    continue  # warm-up frame
-                if not self.sync.received[view]:
-                    spans[view][0] = item.timestamp
-                spans[view][1] = item.timestamp
-                done = False
-                for synced in self.sync.add(view, item):
-                    self.writer.write(synced)
-                    synced_meter.add(synced.timestamp)
-                    if on_frame is not None and on_frame(synced) is False:
-                        done, reason = True, "interrupted"
-                    if max_frames is not None and self.writer.num_frames >= max_frames:
-                        done, reason = True, "max_frames"
-                    if done:
-                        break
-                if done:
-                    break
-        except BaseException as exc:  # e.g. a second Ctrl-C: still finalise below
+                self._handle(view, item, max_frames, on_frame)
+        except _Stop as stop:
+            reason = stop.reason
+        except BaseException as exc:  # a camera or encoder failure, or a second Ctrl-C: finalise first
             failure = exc
         finally:
             for reader in readers:
@@ -286,26 +241,103 @@ class CaptureSession:
                 reader.join(timeout=_JOIN_S)
                 if reader.is_alive():
                     logger.warning("camera %s did not stop within %.0f s", reader.camera.spec, _JOIN_S)
-        final = status()
         if on_status is not None:
-            on_status(final)
+            on_status(self.status())
         meta = dict(metadata or {})
         meta["stop_reason"] = "camera_error" if failure is not None else reason
         meta["sync_tolerance_ms"] = round(self.tolerance * 1000, 3)
-        meta["views"] = [self._view_metadata(k, spans[k]) for k in range(num_views)]
+        meta["views"] = [self._view_metadata(k) for k in range(len(self.cameras))]
         files = self.writer.close(meta)  # finalise what was recorded, even after a failure
         if failure is not None:
             if isinstance(failure, CaptureError | KeyboardInterrupt):
                 raise failure
             raise CaptureError(f"recording stopped: {failure!r}") from failure
-        instants = self.writer.num_frames
+        fps = self.writer.measured_fps
         return CaptureResult(
             files=files,
-            num_frames=instants,
-            fps=self.writer.measured_fps,
-            duration=(instants - 1) / self.writer.measured_fps if self.writer.measured_fps else 0.0,
+            num_frames=self.writer.num_frames,
+            fps=fps,
+            duration=(self.writer.num_frames - 1) / fps if fps else 0.0,
             stop_reason=reason,
             received=list(self.sync.received),
             dropped=list(self.sync.dropped),
             unmatched_at_stop=self.sync.pending,
         )
+
+    def _check(self, now: float, duration: float | None) -> None:
+        """Deadlines and health, between frames: raises ``_Stop`` or the error that ends the run."""
+        start = self._record_start
+        if start is not None and duration is not None and now >= start + duration:
+            raise _Stop("duration")
+        if self._end_deadline is not None and now >= self._end_deadline:
+            raise _Stop("end_of_stream")
+        if self.writer.error is not None:
+            raise self.writer.error
+        if start is None and now > self._run_start + START_TIMEOUT_S:
+            silent = [f"{k} ({self.cameras[k].spec})" for k, t in enumerate(self._first_seen) if t is None]
+            raise CaptureError(
+                f"camera(s) {', '.join(silent)} delivered no frame in {START_TIMEOUT_S:.0f} s; "
+                "check the cable and that no other program uses them"
+            )
+        for k, arrival in enumerate(self._last_arrival):
+            if start is not None and not self._stalled[k] and k not in self._ended and now - arrival > STALL_WARNING_S:
+                self._stalled[k] = True
+                logger.warning(
+                    "camera %d (%s) delivered no frame for %.0f s; nothing is recorded until it does",
+                    k, self.cameras[k].spec, now - arrival,
+                )  # fmt: skip
+
+    def _handle(self, view: int, item: CapturedFrame | BaseException | None, max_frames, on_frame) -> None:
+        if isinstance(item, BaseException):
+            raise item
+        if item is None:  # the camera's stream ended: match what it sent, then stop
+            logger.info("camera %d (%s) ended; stopping", view, self.cameras[view].spec)
+            if self._record_start is None:
+                raise _Stop("end_of_stream")
+            self._ended.add(view)
+            self._end_deadline = self._end_deadline or time.monotonic() + 1.0
+            self._emit(self.sync.end_view(view), max_frames, on_frame)
+        else:
+            self._meters[view].add(item.timestamp)
+            self._last_arrival[view], self._stalled[view] = time.monotonic(), False
+            if self._record_start is None:
+                if self._first_seen[view] is None:
+                    self._first_seen[view] = item.timestamp
+                if any(t is None for t in self._first_seen):
+                    return
+                self._record_start = max(self._first_seen) + self.warmup
+                logger.info(
+                    "recording %d cameras (after a %.1f s warm-up); Ctrl-C to stop", len(self.cameras), self.warmup
+                )
+            if item.timestamp < self._record_start:
+                return  # a warm-up frame
+            if not self.sync.received[view]:
+                self._spans[view][0] = item.timestamp
+            self._spans[view][1] = item.timestamp
+            self._emit(self.sync.add(view, item), max_frames, on_frame)
+        if any(self.sync.pending[k] == 0 for k in self._ended):
+            raise _Stop("end_of_stream")
+
+    def _emit(self, batch: list[SyncedFrame], max_frames, on_frame) -> None:
+        for synced in batch:
+            self.writer.write(synced)
+            self._synced_meter.add(synced.timestamp)
+            if on_frame is not None and on_frame(synced) is False:
+                raise _Stop("interrupted")
+            if max_frames is not None and self.writer.num_frames >= max_frames:
+                raise _Stop("max_frames")
+
+    def _view_metadata(self, view: int) -> dict:
+        info, (first, last) = self.infos[view], self._spans[view]
+        received = self.sync.received[view]
+        measured = (received - 1) / (last - first) if received > 1 and last > first else 0.0
+        return {
+            "camera": info.spec,
+            "description": info.description,
+            "requested": {"width": info.requested_width, "height": info.requested_height, "fps": info.requested_fps},
+            "delivered": {"width": info.width, "height": info.height, "fps": info.fps},
+            "measured_fps": round(measured, 3),
+            "received": received,
+            "dropped": self.sync.dropped[view],
+            "unmatched_at_stop": self.sync.pending[view],
+        }

@@ -41,13 +41,16 @@ class CameraInfo:
     fps: float  # nominal rate the source reports (0 when unknown); measured rates are in the status
 
     def summary(self) -> str:
-        asked = "camera default"
+        fps = f"{round(self.fps, 2):g}" if self.fps else "?"
+        delivers = f"{self.width}x{self.height}@{fps}"
+        if self.requested_width is None and self.requested_height is None and self.requested_fps is None:
+            return f"{self.description}: {delivers}"
+        asked = "camera default size"
         if self.requested_width and self.requested_height:
             asked = f"{self.requested_width}x{self.requested_height}"
         if self.requested_fps:
-            asked += f"@{self.requested_fps:g}"
-        fps = f"{self.fps:g}" if self.fps else "?"
-        return f"{self.description}: requested {asked}, delivers {self.width}x{self.height}@{fps}"
+            asked += f"@{round(self.requested_fps, 2):g}"
+        return f"{self.description}: requested {asked}, delivers {delivers}"
 
 
 class CameraSource(abc.ABC):

@@ -58,6 +58,12 @@ class FrameSynchronizer:
         self.received = [0] * num_views
         self.dropped = [0] * num_views  # frames given up because no match was close enough or better
         self.emitted = 0
+        self._ended = [False] * num_views
+
+    def end_view(self, view: int) -> list[SyncedFrame]:
+        """``view`` will deliver no more frames: its last frames need not wait for a next one."""
+        self._ended[view] = True
+        return self._match()
 
     @property
     def pending(self) -> list[int]:
@@ -78,28 +84,34 @@ class FrameSynchronizer:
             self._drop_oldest(view)
         return self._match()
 
+    def _better_next(self, view: int, heads: list[float], spread: float) -> bool | None:
+        """Would ``view``'s next frame make the set tighter? ``None``: not known yet."""
+        queue = self._pending[view]
+        if self.num_views == 1:
+            return False
+        if len(queue) < 2:
+            return False if self._ended[view] else None
+        others = heads[:view] + heads[view + 1 :]
+        next_ts = queue[1].timestamp
+        return max(max(others), next_ts) - min(min(others), next_ts) < spread
+
     def _match(self) -> list[SyncedFrame]:
         out = []
         limit = 2 * self.tolerance
         while all(self._pending):
             heads = [q[0].timestamp for q in self._pending]
-            newest = max(heads)
             oldest_view = min(range(self.num_views), key=heads.__getitem__)
-            spread = newest - heads[oldest_view]
+            spread = max(heads) - heads[oldest_view]
             if spread > limit:
                 # Every other camera's frames are already too late for this one: it has no match.
                 self._drop_oldest(oldest_view)
                 continue
-            queue = self._pending[oldest_view]
-            if self.num_views > 1:
-                if len(queue) < 2:
-                    break  # its next frame might match better: wait for it
-                others = heads[:oldest_view] + heads[oldest_view + 1 :]
-                next_ts = queue[1].timestamp
-                if max(max(others), next_ts) - min(min(others), next_ts) < spread:
-                    self._drop_oldest(oldest_view)
-                    continue
-            frames = tuple(q.popleft() for q in self._pending)
-            out.append(SyncedFrame(self.emitted, frames))
+            better = self._better_next(oldest_view, heads, spread)
+            if better is None:
+                break  # wait for that camera's next frame
+            if better:
+                self._drop_oldest(oldest_view)
+                continue
+            out.append(SyncedFrame(self.emitted, tuple(q.popleft() for q in self._pending)))
             self.emitted += 1
         return out
