@@ -168,6 +168,7 @@ class CaptureSession:
         self._synced_meter = RateMeter()
         self._spans = [[0.0, 0.0] for _ in range(n)]  # first and last timestamp after the warm-up
         self._first_seen: list[float | None] = [None] * n
+        self._early: list[deque[CapturedFrame]] = [deque(maxlen=4) for _ in range(n)]  # frames before the start
         self._last_arrival = [time.monotonic()] * n  # when each camera's latest frame arrived
         self._stalled = [False] * n
         self._ended: set[int] = set()
@@ -300,23 +301,35 @@ class CaptureSession:
         else:
             self._meters[view].add(item.timestamp)
             self._last_arrival[view], self._stalled[view] = time.monotonic(), False
-            if self._record_start is None:
+            if self._record_start is not None:
+                self._record(view, item, max_frames, on_frame)
+            else:
+                # Until every camera has started, keep the latest frames: the first ones may match.
+                self._early[view].append(item)
                 if self._first_seen[view] is None:
                     self._first_seen[view] = item.timestamp
                 if any(t is None for t in self._first_seen):
                     return
-                self._record_start = max(self._first_seen) + self.warmup
+                # A frame up to one spread limit older than the last camera's first can still match it.
+                self._record_start = max(self._first_seen) + self.warmup - 2 * self.tolerance
                 logger.info(
                     "recording %d cameras (after a %.1f s warm-up); Ctrl-C to stop", len(self.cameras), self.warmup
                 )
-            if item.timestamp < self._record_start:
-                return  # a warm-up frame
-            if not self.sync.received[view]:
-                self._spans[view][0] = item.timestamp
-            self._spans[view][1] = item.timestamp
-            self._emit(self.sync.add(view, item), max_frames, on_frame)
+                early = sorted(((f.timestamp, v, f) for v, q in enumerate(self._early) for f in q), key=lambda e: e[0])
+                self._early = []
+                for _, v, frame in early:
+                    self._record(v, frame, max_frames, on_frame)
         if any(self.sync.pending[k] == 0 for k in self._ended):
             raise _Stop("end_of_stream")
+
+    def _record(self, view: int, frame: CapturedFrame, max_frames, on_frame) -> None:
+        assert self._record_start is not None
+        if frame.timestamp < self._record_start:
+            return  # a warm-up frame
+        if not self.sync.received[view]:
+            self._spans[view][0] = frame.timestamp
+        self._spans[view][1] = frame.timestamp
+        self._emit(self.sync.add(view, frame), max_frames, on_frame)
 
     def _emit(self, batch: list[SyncedFrame], max_frames, on_frame) -> None:
         for synced in batch:
