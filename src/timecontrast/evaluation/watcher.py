@@ -7,45 +7,35 @@ once, in step order, also across a restart when the caller passes the steps it h
 already evaluated (``skip_steps``, e.g. read from its results JSON with
 :func:`timecontrast.evaluation.summaries.evaluated_steps`).
 
-Only complete checkpoint files count: ``ckpt-<step>.pt``. Temporary files written while a
-checkpoint is saved (``.ckpt-...tmp`` and the like) never match.
+Only complete checkpoint files count: ``ckpt-<step:09d>.pt`` as listed by
+:func:`timecontrast.models.checkpoint.list_checkpoints`. Temporary files written while a
+checkpoint is saved (``.ckpt-...tmp`` and the like) and empty files never count.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from timecontrast.errors import CheckpointError
+from timecontrast.models.checkpoint import list_checkpoints
 
 log = logging.getLogger(__name__)
 
-# The checkpoint name of docs/architecture.md: logdir/checkpoints/ckpt-<step:09d>.pt
-CHECKPOINT_NAME = re.compile(r"^ckpt-(\d+)\.pt$")
-
-
-def checkpoint_dir_of(path: str | os.PathLike) -> Path:
-    """``path`` itself, or ``path/checkpoints`` when ``path`` is a logdir holding that folder."""
-    p = Path(path).expanduser()
-    sub = p / "checkpoints"
-    return sub if sub.is_dir() else p
-
 
 def find_checkpoints(checkpoint_dir: str | os.PathLike) -> list[tuple[int, Path]]:
-    """``(step, path)`` of every complete checkpoint in a folder (or logdir), by step."""
-    d = checkpoint_dir_of(checkpoint_dir)
-    if not d.is_dir():
-        return []
+    """``(step, path)`` of every complete, non-empty checkpoint in a folder (or logdir), by step."""
     found = []
-    for entry in os.scandir(d):
-        m = CHECKPOINT_NAME.match(entry.name)
-        if m and entry.is_file() and entry.stat().st_size > 0:
-            found.append((int(m.group(1)), Path(entry.path)))
-    return sorted(found)
+    for step, path in list_checkpoints(Path(checkpoint_dir).expanduser()):
+        try:
+            if path.stat().st_size > 0:
+                found.append((step, path))
+        except FileNotFoundError:  # removed between listing and stat
+            continue
+    return found
 
 
 def iter_new_checkpoints(
