@@ -152,7 +152,8 @@ class EvalTransform:
         out = F.resized_crop(x, box.top, box.left, box.size, box.size, [self.height, self.width], antialias=True)
         return out.contiguous().reshape(*lead, 3, self.height, self.width)
 
-    def __call__(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def __call__(self, frames: np.ndarray | torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``generator`` is accepted (and unused) so both transforms are called alike."""
         x = self.uint8(frames)
         lead = x.shape[:-3]
         x = F.to_dtype(x.reshape(-1, 3, self.height, self.width), torch.float32, scale=True)
