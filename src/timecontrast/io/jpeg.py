@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 from PIL import Image
@@ -27,4 +28,5 @@ def decode_jpeg(data: bytes, source: str = "JPEG data") -> np.ndarray:
         with Image.open(io.BytesIO(data)) as img:
             return np.asarray(img.convert("RGB"))
     except Exception as exc:  # Pillow raises several types for bad data
-        raise TimeContrastError(f"{source}: cannot decode image ({exc}); the record is damaged") from None
+        reason = re.sub(r" <_io\.BytesIO object at \w+>", "", str(exc)) or type(exc).__name__
+        raise TimeContrastError(f"{source}: cannot decode image ({reason}); the record is damaged") from None
