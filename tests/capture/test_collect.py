@@ -132,3 +132,24 @@ def test_sigint_finalises_every_file(tmp_path: Path) -> None:
 def test_bad_options_are_refused_without_files(tmp_path: Path, bad: list[str]) -> None:
     assert _collect(tmp_path, "--cameras", "synthetic,synthetic", *bad) == 2
     assert not list(tmp_path.rglob("*.mp4"))
+
+
+def _opencv_has_gui() -> bool:
+    import cv2
+
+    return not any(line.split() == ["GUI:", "NONE"] for line in cv2.getBuildInformation().splitlines())
+
+
+@pytest.mark.parametrize("display", [None, ":99"])
+def test_preview_without_a_usable_display_still_records(tmp_path: Path, monkeypatch, capsys, display) -> None:
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if display is None:
+        monkeypatch.delenv("DISPLAY", raising=False)
+    elif _opencv_has_gui():
+        pytest.skip("a GUI build of OpenCV would try to reach the display (the project installs -headless)")
+    else:
+        monkeypatch.setenv("DISPLAY", display)  # a display variable, but headless OpenCV has no GUI
+    rc = _collect(tmp_path, "--cameras", "synthetic:64x48@60", "--max_frames", "3", "--preview")
+    err = capsys.readouterr().err
+    assert rc == 0 and "--preview:" in err and "recording without a window" in err
+    assert probe_video(tmp_path / "d" / "train" / "0_view0.mp4").num_frames == 3

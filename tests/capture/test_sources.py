@@ -134,3 +134,19 @@ def test_device_holders_names_the_process_holding_a_device(tmp_path: Path) -> No
         proc.terminate()
         proc.wait()
     assert device_holders(str(device)) == []
+
+
+def test_opencv_camera_reads_rgb_frames_from_a_stream(tmp_path: Path) -> None:
+    # A video path (not /dev/...) goes through OpenCV's FFmpeg backend: the same code as a stream URL.
+    clip = _clip(tmp_path / "s.mp4", 3, fps=30)
+    cam = OpenCVCamera(str(clip), width=640, height=480, fps=30)
+    info = cam.open()  # reads the first frame to learn the real size
+    assert (info.width, info.height) == (64, 48) and info.requested_width == 640
+    frames = [cam.read() for _ in range(2)]
+    with pytest.raises(CaptureError, match="stopped delivering"):
+        cam.read()
+    cam.close()
+    expected = list(iter_video_frames(clip))[1:]
+    assert [f.index for f in frames] == [0, 1]
+    for frame, rgb in zip(frames, expected):
+        assert np.abs(frame.image.astype(int) - rgb.astype(int)).mean() < 3  # RGB order, not BGR
