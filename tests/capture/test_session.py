@@ -71,3 +71,12 @@ def test_warmup_frames_are_discarded(tmp_path: Path) -> None:
     # Each camera's first frame (and about 10 more) falls in the 0.1 s warm-up: not recorded, not counted.
     assert all(v["camera_frame_index"][0] >= 1 for v in sidecar["views"])
     assert all(v["received"] == 5 + v["dropped"] + v["unmatched_at_stop"] for v in sidecar["views"])
+
+
+def test_rate_meter_reports_the_recent_rate_and_zero_after_a_stall() -> None:
+    meter = session_module.RateMeter(window=2.0)
+    for i in range(60):  # 3 s at 20 fps
+        meter.add(i / 20)
+    assert meter.rate() == pytest.approx(20.0)
+    assert meter.rate(now=2.96) == pytest.approx(20.0)
+    assert meter.rate(now=10.0) == 0.0  # nothing for 7 s

@@ -47,11 +47,16 @@ class RateMeter:
 
     def add(self, timestamp: float) -> None:
         self._times.append(timestamp)
-        while self._times and self._times[0] < timestamp - self.window:
+        self._forget(timestamp)
+
+    def _forget(self, now: float) -> None:
+        while self._times and self._times[0] < now - self.window:
             self._times.popleft()
 
-    @property
-    def rate(self) -> float:
+    def rate(self, now: float | None = None) -> float:
+        """The rate over the window ending ``now`` (monotonic seconds; default: the last event)."""
+        if now is not None:
+            self._forget(now)  # a camera that stopped delivering drops to 0
         if len(self._times) < 2:
             return 0.0
         return (len(self._times) - 1) / (self._times[-1] - self._times[0])
@@ -182,11 +187,11 @@ class CaptureSession:
         self._stop.set()
 
     def status(self) -> CaptureStatus:
-        start = self._record_start
+        start, now = self._record_start, time.monotonic()
         return CaptureStatus(
-            elapsed=max(0.0, time.monotonic() - start) if start is not None else 0.0,
-            camera_fps=[m.rate for m in self._meters],
-            synced_fps=self._synced_meter.rate,
+            elapsed=max(0.0, now - start) if start is not None else 0.0,
+            camera_fps=[m.rate(now) for m in self._meters],
+            synced_fps=self._synced_meter.rate(now),
             frames=self.writer.num_frames,
             dropped=list(self.sync.dropped),
             backlog=self.writer.backlog,
