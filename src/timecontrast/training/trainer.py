@@ -61,6 +61,7 @@ class TrainResult:
     loss: float | None
     logdir: Path
     checkpoint: Path | None
+    model: torch.nn.Module  # the trained embedder (unwrapped), in eval mode
 
 
 def check_training_config(cfg: Any) -> None:
@@ -101,13 +102,19 @@ def _amp_dtype(name: str, device: torch.device) -> torch.dtype | None:
     return _AMP_DTYPES[name]
 
 
-def _restore(checkpoint_dir: Path, model, optimizer, scaler) -> tuple[int, Path | None]:
-    """Load the newest readable checkpoint; ``(step, path)``, or ``(0, None)`` if there is none."""
+def _restore(checkpoint_dir: Path, model, optimizer, scaler, is_main: bool) -> tuple[int, Path | None]:
+    """Load the newest readable checkpoint; ``(step, path)``, or ``(0, None)`` if there is none.
+
+    An unreadable one (e.g. cut short by a full disk) is renamed ``*.corrupt`` by rank 0,
+    so nothing picks it up again, and the one before it is used.
+    """
     for step, path in reversed(list_checkpoints(checkpoint_dir)):
         try:
             state = load_checkpoint(path)
         except CheckpointError as exc:
             log.warning("skipping unreadable checkpoint: %s", exc)
+            if is_main:
+                path.rename(path.with_name(path.name + ".corrupt"))
             continue
         load_model_state(model, state["model"], source=str(path))
         try:
@@ -197,7 +204,7 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
     pairs = cfg.training_strategy != "svtcn"
 
     # -------------------------------------------------------------- restore
-    step, last_checkpoint = _restore(checkpoint_dir, model, optimizer, scaler)
+    step, last_checkpoint = _restore(checkpoint_dir, model, optimizer, scaler, ctx.is_main)
     start_step = step
     batches = build_batches(
         cfg, model, sequences, train=True, rank=ctx.rank, start_batch=step, with_raw=image_summaries and ctx.is_main
@@ -286,4 +293,4 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
         if metrics is not None:
             metrics.close()
     log.info("finished at step %d (loss %s)", step, "n/a" if last_loss is None else f"{last_loss:.4f}")
-    return TrainResult(step, start_step, last_loss, logdir, last_checkpoint)
+    return TrainResult(step, start_step, last_loss, logdir, last_checkpoint, model.eval())
