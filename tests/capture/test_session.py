@@ -49,7 +49,7 @@ def test_a_failing_camera_keeps_what_was_recorded_and_raises(tmp_path: Path) -> 
     with pytest.raises(CaptureError, match="stopped delivering"):
         session.run(duration=30)
     sidecar = json.loads((tmp_path / "0_timestamps.json").read_text())
-    assert sidecar["stop_reason"] == "camera_error"
+    assert sidecar["stop_reason"] == "error"
     n = sidecar["num_frames"]
     assert 15 <= n <= 20
     assert [probe_video(tmp_path / f"0_view{k}.mp4").num_frames for k in (0, 1)] == [n, n]

@@ -250,7 +250,10 @@ class CaptureSession:
         if on_status is not None:
             on_status(self.status())
         meta = dict(metadata or {})
-        meta["stop_reason"] = "camera_error" if failure is not None else reason
+        if isinstance(failure, KeyboardInterrupt):
+            meta["stop_reason"] = "interrupted"
+        else:
+            meta["stop_reason"] = "error" if failure is not None else reason
         meta["sync_tolerance_ms"] = round(self.tolerance * 1000, 3)
         meta["views"] = [self._view_metadata(k) for k in range(len(self.cameras))]
         files = self.writer.close(meta)  # finalise what was recorded, even after a failure
