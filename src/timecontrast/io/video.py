@@ -29,13 +29,18 @@ class VideoInfo:
     height: int
 
 
+def _reason(exc: av.FFmpegError) -> str:
+    """FFmpeg's message without the errno and file name PyAV adds."""
+    return exc.strerror or str(exc)
+
+
 def _open_input(path: str | os.PathLike):
     if not Path(path).is_file():
         raise VideoError(f"{path}: no such video file; check the path")
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:
-        raise VideoError(f"{path}: cannot open video ({exc}); is it a complete video file?") from None
+        raise VideoError(f"{path}: cannot open video ({_reason(exc)}); is it a complete video file?") from None
     if not container.streams.video:
         container.close()
         raise VideoError(f"{path}: has no video stream")
@@ -53,7 +58,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate or 0
         return VideoInfo(int(num), float(rate), stream.codec_context.width, stream.codec_context.height)
     except av.FFmpegError as exc:
-        raise VideoError(f"{path}: cannot read video ({exc})") from None
+        raise VideoError(f"{path}: cannot read video ({_reason(exc)})") from None
     finally:
         container.close()
 
@@ -72,7 +77,7 @@ def iter_video_frames(path: str | os.PathLike, size: tuple[int, int] | None = No
         for frame in container.decode(stream):
             yield frame.to_ndarray(format="rgb24", **resize)
     except av.FFmpegError as exc:
-        raise VideoError(f"{path}: decoding failed ({exc}); the file is damaged or truncated") from None
+        raise VideoError(f"{path}: decoding failed ({_reason(exc)}); the file is damaged or truncated") from None
     finally:
         container.close()
 
