@@ -103,3 +103,17 @@ def test_imagenet_without_internet_is_a_clear_error(strategy, overrides, tiny_cf
     message = str(info.value)
     assert calls and calls[0] in message  # names the file to fetch
     assert "pretrained_checkpoint" in message and "internet" in message and strategy in message
+
+
+def test_load_weights_false_skips_downloads_and_files(tiny_cfg, monkeypatch, tmp_path):
+    def offline(url, *args, **kwargs):
+        raise AssertionError("no download expected")
+
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)
+    cfg = tiny_cfg("resnet", "resnet.pretrained=imagenet")
+    model = build_embedder(cfg, load_weights=False)  # e.g. the weights come from a training checkpoint next
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 8) and not model.trunk_pretrained
+    missing = tiny_cfg("small_conv", f"small_conv.pretrained_checkpoint={tmp_path / 'gone.pt'}")
+    assert build_embedder(missing, load_weights=False).embedding_size == 8
+    with pytest.raises(CheckpointError, match="gone.pt"):
+        build_embedder(missing)

@@ -12,7 +12,6 @@ works for 2D and 3D layers alike.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,8 +22,6 @@ from torch import Tensor, nn
 from timecontrast.errors import ConfigError
 from timecontrast.models.backbones import Trunk, inception_v3_trunk, resnet_trunk, small_conv_trunk
 from timecontrast.models.layers import EmbeddingHead
-
-logger = logging.getLogger(__name__)
 
 
 class Embedder(nn.Module):
@@ -59,15 +56,10 @@ class Embedder(nn.Module):
         self.frame_stride = int(frame_stride)
         self.finetune = bool(finetune)
         self.l2_normalize = bool(l2_normalize)
+        self.trunk_pretrained = trunk.pretrained  # weights were loaded into the trunk at construction
         if not self.finetune:
             self.trunk.requires_grad_(False)
             self.trunk.eval()
-            if not trunk.pretrained:
-                logger.warning(
-                    "the trunk of %s is frozen (finetune: false) but has random weights; set pretrained or "
-                    "pretrained_checkpoint, or finetune: true",
-                    type(self).__name__,
-                )
 
     def train(self, mode: bool = True) -> Embedder:
         """Set train/eval mode; a frozen trunk stays in eval mode (fixed BN statistics, no dropout)."""

@@ -14,6 +14,7 @@ own section (``small_conv.channels``, ``resnet.depth``/``pretrained_layer``/``pr
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,8 @@ from timecontrast.models.embedders import (
     ResnetEmbedder,
     SmallConvEmbedder,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def embedding_l2_normalize(cfg: DictConfig) -> bool:
@@ -56,20 +59,29 @@ def _common(cfg: DictConfig, section: str) -> dict[str, Any]:
     }
 
 
-def _build_inception(cfg: DictConfig) -> Embedder:
+def _weights(section: DictConfig, load_weights: bool) -> dict[str, Any]:
+    """The trunk weight settings of a config section; none at all when not loading weights."""
+    if not load_weights:
+        return {"pretrained": "none", "pretrained_checkpoint": None}
+    return {
+        "pretrained": section.get("pretrained", "none"),
+        "pretrained_checkpoint": section.pretrained_checkpoint or None,
+    }
+
+
+def _build_inception(cfg: DictConfig, load_weights: bool) -> Embedder:
     s = cfg.inception_conv_ss_fc
     return InceptionConvSSFCEmbedder(
         pretrained_layer=s.pretrained_layer,
         additional_conv_sizes=list(s.additional_conv_sizes),
         fc_hidden_sizes=list(s.fc_hidden_sizes),
         finetune=s.finetune,
-        pretrained=s.pretrained,
-        pretrained_checkpoint=s.pretrained_checkpoint or None,
+        **_weights(s, load_weights),
         **_common(cfg, "inception_conv_ss_fc"),
     )
 
 
-def _build_resnet(cfg: DictConfig) -> Embedder:
+def _build_resnet(cfg: DictConfig, load_weights: bool) -> Embedder:
     s = cfg.resnet
     return ResnetEmbedder(
         depth=s.depth,
@@ -78,28 +90,27 @@ def _build_resnet(cfg: DictConfig) -> Embedder:
         pooling=s.pooling,
         fc_hidden_sizes=list(s.fc_hidden_sizes),
         finetune=s.finetune,
-        pretrained=s.pretrained,
-        pretrained_checkpoint=s.pretrained_checkpoint or None,
+        **_weights(s, load_weights),
         **_common(cfg, "resnet"),
     )
 
 
-def _build_small_conv(cfg: DictConfig) -> Embedder:
+def _build_small_conv(cfg: DictConfig, load_weights: bool) -> Embedder:
     s = cfg.small_conv
     return SmallConvEmbedder(
         channels=list(s.channels),
         pooling=s.pooling,
         fc_hidden_sizes=list(s.fc_hidden_sizes),
         finetune=s.finetune,
-        pretrained_checkpoint=s.pretrained_checkpoint or None,
+        pretrained_checkpoint=_weights(s, load_weights)["pretrained_checkpoint"],
         **_common(cfg, "small_conv"),
     )
 
 
-def _multi_frame_trunk(cfg: DictConfig) -> Trunk:
+def _multi_frame_trunk(cfg: DictConfig, load_weights: bool) -> Trunk:
     s = cfg.multi_frame
     if s.trunk in ("r3d_18", "r2plus1d_18"):
-        return video_trunk(s.trunk, s.pretrained, s.pretrained_checkpoint or None)
+        return video_trunk(s.trunk, **_weights(s, load_weights))
     if s.pretrained != "none" or s.pretrained_checkpoint:
         raise ConfigError(
             f"multi_frame.pretrained / multi_frame.pretrained_checkpoint are for the video trunks; with "
@@ -107,22 +118,23 @@ def _multi_frame_trunk(cfg: DictConfig) -> Trunk:
         )
     if s.trunk == "small_conv":
         keep_conv = _keeps(cfg, "small_conv")["keep_conv"]
-        return small_conv_trunk(list(cfg.small_conv.channels), keep_conv, cfg.small_conv.pretrained_checkpoint or None)
+        checkpoint = _weights(cfg.small_conv, load_weights)["pretrained_checkpoint"]
+        return small_conv_trunk(list(cfg.small_conv.channels), keep_conv, checkpoint)
     if s.trunk == "resnet":
         r = cfg.resnet
-        return resnet_trunk(r.depth, r.pretrained_layer, r.pretrained, r.pretrained_checkpoint or None)
+        return resnet_trunk(r.depth, r.pretrained_layer, **_weights(r, load_weights))
     if s.trunk == "inception_conv_ss_fc":
         i = cfg.inception_conv_ss_fc
-        return inception_v3_trunk(i.pretrained_layer, i.pretrained, i.pretrained_checkpoint or None)
+        return inception_v3_trunk(i.pretrained_layer, **_weights(i, load_weights))
     raise ConfigError(
         f"multi_frame.trunk is '{s.trunk}'; choose small_conv, resnet, inception_conv_ss_fc, r3d_18 or r2plus1d_18"
     )
 
 
-def _build_multi_frame(cfg: DictConfig) -> Embedder:
+def _build_multi_frame(cfg: DictConfig, load_weights: bool) -> Embedder:
     s = cfg.multi_frame
     return MultiFrameEmbedder(
-        _multi_frame_trunk(cfg),
+        _multi_frame_trunk(cfg, load_weights),
         num_frames=s.num_frames,
         frame_stride=s.frame_stride,
         conv3d_channels=list(s.conv3d_channels),
@@ -132,7 +144,8 @@ def _build_multi_frame(cfg: DictConfig) -> Embedder:
     )
 
 
-EMBEDDERS: dict[str, Callable[[DictConfig], Embedder]] = {
+# embedder_strategy -> builder(cfg, load_weights)
+EMBEDDERS: dict[str, Callable[[DictConfig, bool], Embedder]] = {
     "inception_conv_ss_fc": _build_inception,
     "resnet": _build_resnet,
     "small_conv": _build_small_conv,
@@ -140,23 +153,33 @@ EMBEDDERS: dict[str, Callable[[DictConfig], Embedder]] = {
 }
 
 
-def build_embedder(cfg: DictConfig) -> Embedder:
+def build_embedder(cfg: DictConfig, *, load_weights: bool = True) -> Embedder:
     """The embedder ``cfg.embedder_strategy`` describes, randomly initialised or with its trunk weights.
 
-    Errors (unknown strategy, bad sizes, unreadable or mismatching weight files, no
-    internet for ``pretrained: imagenet``) are :class:`TimeContrastError` subclasses whose
-    message starts with the embedder (and trunk) at fault.
+    ``load_weights=False`` skips ``pretrained`` / ``pretrained_checkpoint`` (no download,
+    no file read): use it when the weights come from a training checkpoint next, as in
+    inference and resuming. Errors (unknown strategy, bad sizes, unreadable or
+    mismatching weight files, no internet for ``pretrained: imagenet``) are
+    :class:`TimeContrastError` subclasses whose message starts with the embedder (and
+    trunk) at fault.
     """
     strategy = cfg.embedder_strategy
     if strategy not in EMBEDDERS:
         raise ConfigError(f"embedder_strategy is '{strategy}'; choose one of: {', '.join(EMBEDDERS)}")
     try:
-        return EMBEDDERS[strategy](cfg)
+        model = EMBEDDERS[strategy](cfg, load_weights)
     except TimeContrastError as exc:
         where = f"embedder_strategy {strategy}"
         if strategy == "multi_frame":
             where += f" (multi_frame.trunk {cfg.multi_frame.trunk})"
         raise type(exc)(f"{where}: {exc}") from None
+    if load_weights and not model.finetune and not model.trunk_pretrained:
+        logger.warning(
+            "%s: the trunk is frozen (finetune: false) but randomly initialised; set pretrained or "
+            "pretrained_checkpoint, or finetune: true",
+            strategy,
+        )
+    return model
 
 
 __all__ = ["EMBEDDERS", "build_embedder", "embedding_l2_normalize"]
