@@ -1,0 +1,338 @@
+"""Show what a record file, dataset or directory holds, so you can check data before training.
+
+PATH may be a .tfrecord file; a directory of records, searched recursively (e.g. the
+Multiview Pouring download: tfrecords/train, tfrecords/val, monolithic-labeled/val, ...);
+a `tcn synth` dataset root (dataset.json, <split>/records, labeled, state, videos); a
+directory of <seq>_view<k> videos; or one video file. For sequence records it lists
+sequences, views, lengths and frame sizes; for labeled records the frame count, tasks,
+image keys and each label's class counts; for videos the views, frame counts and fps.
+Every record is read and CRC-checked; damaged files are listed at the end and make the
+exit status 1.
+
+Example:
+    tcn inspect ~/tcn_data/multiview-pouring
+    tcn inspect data/cartpole --json > cartpole-summary.json
+    tcn inspect records/train/pour_07.tfrecord --limit 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from timecontrast.errors import DataError, TimeContrastError
+
+_VIEW_KEY = re.compile(r"^view\d+$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="a .tfrecord file, a video, or a directory (records, videos, a synth dataset)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument("--limit", type=int, default=20, help="sequences listed one per line in each group (text)")
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = summarize(args.path)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_summary(summary, args.limit))
+    return 1 if summary["problems"] else 0
+
+
+# ------------------------------------------------------------------------- gathering
+def record_kind(data: bytes) -> str:
+    """``sequences``, ``labeled`` or ``unknown`` for one serialised record.
+
+    ``Example.features`` and ``SequenceExample.context`` are both field 1 on the wire, so
+    parsing as a SequenceExample reads either kind.
+    """
+    from timecontrast.io.example import SequenceExample
+
+    try:
+        ex = SequenceExample.FromString(data)
+    except Exception:  # not a protobuf message at all
+        return "unknown"
+    if any(_VIEW_KEY.match(k) for k in ex.feature_lists.feature_list):
+        return "sequences"
+    if any(k.startswith("image") for k in ex.context.feature):
+        return "labeled"
+    return "unknown"
+
+
+def _summarize_sequences(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], list[str]]:
+    from timecontrast.data.records import SequenceRecord
+    from timecontrast.io.tfrecord import index_records
+
+    sequences, problems = [], []
+    for f in files:
+        try:
+            for i in range(len(index_records(f))):
+                rec = SequenceRecord(f, i)
+                h, w = rec.frame_size
+                sequences.append(
+                    {
+                        "name": rec.name,
+                        "file": str(f),
+                        "views": rec.num_views,
+                        "length": rec.length,
+                        "frame_size": [h, w],
+                    }
+                )
+                rec.close()
+        except TimeContrastError as exc:
+            problems.append(str(exc))
+        bar.update(1)
+    lengths = [s["length"] for s in sequences]
+    return {
+        "num_sequences": len(sequences),
+        "views": sorted({s["views"] for s in sequences}),
+        "timesteps": sum(lengths),
+        "length": {"min": min(lengths), "mean": sum(lengths) / len(lengths), "max": max(lengths)} if lengths else None,
+        "frame_sizes": sorted({tuple(s["frame_size"]) for s in sequences}),
+        "sequences": sequences,
+    }, problems
+
+
+def _summarize_labeled(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], list[str]]:
+    from timecontrast.data.labeled import decode_labeled_example
+    from timecontrast.io.jpeg import decode_jpeg
+    from timecontrast.io.tfrecord import iter_records
+
+    tasks: Counter[str] = Counter()
+    labels: dict[str, Counter[int]] = defaultdict(Counter)
+    views: Counter[int] = Counter()
+    frame_size, problems = None, []
+    for f in files:
+        try:
+            for i, data in enumerate(iter_records(f)):
+                frame = decode_labeled_example(data, f"{f} record {i}")
+                tasks[frame.task] += 1
+                views[len(frame.images)] += 1
+                for key, value in frame.labels.items():
+                    labels[key][value] += 1
+                if frame_size is None:
+                    frame_size = list(decode_jpeg(frame.images[0], f"{f} record {i} image 0").shape[:2])
+        except TimeContrastError as exc:
+            problems.append(str(exc))
+        bar.update(1)
+    return {
+        "num_frames": sum(tasks.values()),
+        "num_tasks": len(tasks),
+        "views": sorted(views),
+        "frame_size": frame_size,
+        "labels": {k: {str(c): n for c, n in sorted(v.items())} for k, v in sorted(labels.items())},
+        "tasks": dict(sorted(tasks.items())),
+    }, problems
+
+
+def _summarize_states(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], list[str]]:
+    try:
+        from timecontrast.data.state import load_state
+    except ImportError:  # the state module is optional for inspection
+        bar.update(len(files))
+        return {"num_files": len(files)}, []
+    out: dict[str, Any] = {"num_files": len(files), "timesteps": 0}
+    problems = []
+    for f in files:
+        try:
+            state = load_state(f)
+        except TimeContrastError as exc:
+            problems.append(str(exc))
+        else:
+            out["timesteps"] += len(state.position)
+            out.setdefault("position_names", list(state.position_names))
+            out.setdefault("velocity_names", list(state.velocity_names))
+            out.setdefault("labels", sorted(state.labels))
+            out.setdefault("cameras", int(state.camera_positions.shape[0]))
+            out.setdefault("fps", state.fps)
+        bar.update(1)
+    return out, problems
+
+
+def _summarize_videos(root: Path) -> tuple[dict[str, Any], list[str]]:
+    from timecontrast.data.videos import scan_video_sequences
+
+    found, bad = scan_video_sequences(root, expected_views=None)
+    sequences, problems = [], [f"{root / p.name}: {p.message}" for p in bad]
+    for seq in found:
+        try:
+            infos = seq.infos
+        except TimeContrastError as exc:
+            problems.append(f"{seq.name}: {exc}")
+            continue
+        sequences.append(
+            {
+                "name": seq.name,
+                "views": seq.num_views,
+                "frames": [i.num_frames for i in infos],
+                "fps": infos[0].fps,
+                "frame_size": [infos[0].height, infos[0].width],
+                "files": [str(p) for p in seq.paths],
+            }
+        )
+    return {
+        "num_sequences": len(sequences),
+        "views": sorted({s["views"] for s in sequences}),
+        "sequences": sequences,
+    }, (problems)
+
+
+def summarize(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON-ready description of everything under ``path`` (see the module docstring)."""
+    from timecontrast.data.records import RECORD_SUFFIX
+    from timecontrast.io.tfrecord import iter_records
+    from timecontrast.io.video import VIDEO_EXTENSIONS, probe_video
+
+    root = Path(os.path.expanduser(str(path)))
+    if not root.exists():
+        raise DataError(f"{path}: no such file or directory")
+    summary: dict[str, Any] = {"path": str(root), "dataset": None, "groups": [], "problems": []}
+    if root.is_file() and root.suffix.lower() in VIDEO_EXTENSIONS:
+        info = probe_video(root)
+        summary["groups"].append(
+            {"kind": "video", "path": root.name, "frames": info.num_frames, "fps": info.fps,
+             "frame_size": [info.height, info.width]}
+        )  # fmt: skip
+        return summary
+    if root.is_file() and root.suffix != RECORD_SUFFIX:
+        raise DataError(f"{path}: not a {RECORD_SUFFIX} file, a video or a directory")
+
+    record_dirs: dict[Path, list[Path]] = defaultdict(list)
+    state_dirs: dict[Path, list[Path]] = defaultdict(list)
+    has_videos = False
+    if root.is_file():
+        record_dirs[root.parent].append(root)
+    else:
+        if (root / "dataset.json").is_file():
+            summary["dataset"] = json.loads((root / "dataset.json").read_text())
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                if name.endswith(RECORD_SUFFIX):
+                    record_dirs[Path(dirpath)].append(Path(dirpath) / name)
+                elif name.endswith(".npz") and Path(dirpath).name == "state":
+                    state_dirs[Path(dirpath)].append(Path(dirpath) / name)
+                elif name.lower().endswith(VIDEO_EXTENSIONS):
+                    has_videos = True
+    if not record_dirs and not state_dirs and not has_videos:
+        raise DataError(f"{path}: holds no {RECORD_SUFFIX} records, state files or <seq>_view<k> videos")
+
+    total = sum(len(f) for f in record_dirs.values()) + sum(len(f) for f in state_dirs.values())
+    with tqdm(total=total, unit="file", desc="inspect", disable=None, leave=False) as bar:
+        for folder in sorted(record_dirs):
+            files = record_dirs[folder]
+            rel = folder.relative_to(root).as_posix() if root.is_dir() else folder.as_posix()
+            try:
+                first = next(iter(iter_records(files[0])), b"")
+                kind = record_kind(first) if first else "empty"
+            except TimeContrastError as exc:
+                summary["problems"].append(str(exc))
+                kind = "unknown"
+            group: dict[str, Any] = {"kind": kind, "path": rel, "num_files": len(files)}
+            if kind == "sequences":
+                details, problems = _summarize_sequences(files, bar)
+            elif kind == "labeled":
+                details, problems = _summarize_labeled(files, bar)
+            else:
+                details, problems = {}, [f"{files[0]}: not a sequence or labeled-frame record ({kind})"]
+                bar.update(len(files))
+            group.update(details)
+            summary["groups"].append(group)
+            summary["problems"].extend(problems)
+        for folder in sorted(state_dirs):
+            details, problems = _summarize_states(state_dirs[folder], bar)
+            summary["groups"].append({"kind": "state", "path": folder.relative_to(root).as_posix(), **details})
+            summary["problems"].extend(problems)
+    if has_videos:
+        details, problems = _summarize_videos(root)
+        summary["groups"].append({"kind": "videos", "path": ".", **details})
+        summary["problems"].extend(problems)
+    return summary
+
+
+# -------------------------------------------------------------------------- printing
+def _size(frame_size) -> str:
+    return f"{frame_size[1]}x{frame_size[0]}" if frame_size else "?"
+
+
+def _class_names(dataset: dict[str, Any] | None) -> dict[str, list[str]]:
+    """``{attribute: [class name, ...]}`` from a synth dataset.json's ``attributes``."""
+    attributes = (dataset or {}).get("attributes")
+    if not isinstance(attributes, list):
+        return {}
+    return {a["name"]: list(a["classes"]) for a in attributes if isinstance(a, dict) and "name" in a and "classes" in a}
+
+
+def _format_group(g: dict[str, Any], limit: int, classes: dict[str, list[str]]) -> list[str]:
+    kind, head = g["kind"], f"[{g['kind']}] {g['path']}:"
+    if kind == "sequences":
+        length = g["length"]
+        lines = [
+            f"{head} {g['num_sequences']} sequence(s) in {g['num_files']} file(s); views {g['views']}; "
+            + (f"length min {length['min']}, mean {length['mean']:.1f}, max {length['max']}; " if length else "")
+            + f"{g['timesteps']} timesteps; frames {', '.join(_size(s) for s in g['frame_sizes'])} (WxH)"
+        ]
+        width = max((len(s["name"]) for s in g["sequences"][:limit]), default=0)
+        for s in g["sequences"][:limit]:
+            lines.append(
+                f"    {s['name']:<{width}}  {s['views']} views  {s['length']:>6} frames  {_size(s['frame_size'])}"
+            )
+        if len(g["sequences"]) > limit:
+            lines.append(f"    ... {len(g['sequences']) - limit} more (--limit, or --json for all)")
+        return lines
+    if kind == "labeled":
+        lines = [
+            f"{head} {g['num_frames']} labeled frame(s) in {g['num_files']} file(s) from {g['num_tasks']} task(s); "
+            f"views {g['views']}; frames {_size(g['frame_size'])} (WxH)"
+        ]
+        for key, counts in g["labels"].items():
+            names = classes.get(key, [])
+            named = {c: f"{c} ({names[int(c)]})" if 0 <= int(c) < len(names) else c for c in counts}
+            lines.append(f"    {key}: " + ", ".join(f"{named[c]}: {n}" for c, n in counts.items()))
+        return lines
+    if kind == "state":
+        if "timesteps" not in g:
+            return [f"{head} {g['num_files']} state file(s)"]
+        return [
+            f"{head} {g['num_files']} state file(s), {g['timesteps']} timesteps; "
+            f"position {g.get('position_names')}; velocity {g.get('velocity_names')}; labels {g.get('labels')}; "
+            f"cameras {g.get('cameras')}; fps {g.get('fps')}"
+        ]
+    if kind == "videos":
+        lines = [f"{head} {g['num_sequences']} video sequence(s); views {g['views']}"]
+        for s in g["sequences"][:limit]:
+            lines.append(
+                f"    {s['name']}  {s['views']} views  frames {s['frames']}  {s['fps']:.2f} fps  {_size(s['frame_size'])}"
+            )
+        if len(g["sequences"]) > limit:
+            lines.append(f"    ... {len(g['sequences']) - limit} more (--limit, or --json for all)")
+        return lines
+    if kind == "video":
+        return [f"{head} {g['frames']} frames, {g['fps']:.2f} fps, {_size(g['frame_size'])} (WxH)"]
+    return [f"{head} {g['num_files']} file(s) of unknown kind"]
+
+
+def format_summary(summary: dict[str, Any], limit: int = 20) -> str:
+    lines = [summary["path"]]
+    dataset = summary["dataset"]
+    if dataset is not None:
+        scalars = {k: v for k, v in dataset.items() if isinstance(v, (str, int, float, bool)) and k != "description"}
+        lines.append("dataset.json: " + ", ".join(f"{k}={v}" for k, v in scalars.items()))
+        if dataset.get("description"):
+            lines.append(f"    {dataset['description']}")
+    for group in summary["groups"]:
+        lines.extend(_format_group(group, max(limit, 0), _class_names(dataset)))
+    if summary["problems"]:
+        lines.append(f"{len(summary['problems'])} problem(s):")
+        lines.extend(f"    {p}" for p in summary["problems"])
+    return "\n".join(lines)

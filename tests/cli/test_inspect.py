@@ -1,0 +1,128 @@
+"""`tcn inspect` on the synth layout, the Multiview Pouring layout, videos and single files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from timecontrast.cli.main import main
+from timecontrast.io.example import Example, feature_value
+from timecontrast.io.tfrecord import iter_records
+from timecontrast.io.video import write_video
+
+
+def inspect_json(capsys, *args) -> tuple[int, dict]:
+    code = main(["inspect", *map(str, args), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def label_counts(folder) -> dict[str, dict[str, int]]:
+    """Class counts read straight from the Example protos (not through timecontrast.data)."""
+    counts: dict[str, Counter] = {}
+    for path in sorted(folder.glob("*.tfrecord")):
+        for data in iter_records(path):
+            for key, feat in Example.FromString(data).features.feature.items():
+                if feat.WhichOneof("kind") == "int64_list" and key != "timestep":
+                    counts.setdefault(key, Counter())[str(feature_value(feat)[0])] += 1
+    return {k: dict(sorted(v.items())) for k, v in sorted(counts.items())}
+
+
+def test_synth_layout(toy_dataset, capsys):
+    code, summary = inspect_json(capsys, toy_dataset)
+    assert code == 0 and summary["problems"] == []
+    groups = {g["path"]: g for g in summary["groups"]}
+    assert [(g["kind"], p) for p, g in groups.items()] == [
+        ("labeled", "train/labeled"),
+        ("sequences", "train/records"),
+        ("labeled", "val/labeled"),
+        ("sequences", "val/records"),
+    ]
+    train = groups["train/records"]
+    assert (train["num_sequences"], train["views"], train["timesteps"]) == (4, [2], 96)
+    assert train["length"] == {"min": 24, "mean": 24.0, "max": 24} and train["frame_sizes"] == [[32, 32]]
+    assert [s["name"] for s in train["sequences"]] == ["toy_0000", "toy_0001", "toy_0002", "toy_0003"]
+    val = groups["val/labeled"]
+    assert (val["num_frames"], val["num_tasks"], val["views"], val["frame_size"]) == (48, 2, [2], [32, 32])
+    assert val["labels"] == label_counts(toy_dataset / "val" / "labeled")
+
+    assert main(["inspect", str(toy_dataset), "--limit", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "[sequences] train/records: 4 sequence(s) in 4 file(s); views [2]; length min 24" in text
+    assert "toy_0000  2 views" in text and "toy_0001" not in text and "... 3 more" in text
+    side = val["labels"]["side"]
+    assert "    side: " + ", ".join(f"{c}: {n}" for c, n in side.items()) in text
+
+
+def test_synth_root_with_dataset_json_and_state(toy_dataset, tmp_path, capsys):
+    from timecontrast.data.state import SequenceState, save_state
+
+    root = tmp_path / "ds"
+    shutil.copytree(toy_dataset / "val", root / "val")
+    attributes = [{"name": "side", "classes": ["left", "right"]}]
+    (root / "dataset.json").write_text(json.dumps({"world": "toy", "views": 2, "attributes": attributes}))
+    state = SequenceState(np.zeros((24, 2)), np.zeros((24, 1)), ["x", "y"], ["vx"], {"side": np.zeros(24, np.int64)})
+    for name in ("toy_0004", "toy_0005"):
+        save_state(root / "val" / "state" / f"{name}.npz", state)
+    code, summary = inspect_json(capsys, root)
+    assert code == 0 and summary["dataset"]["world"] == "toy"
+    [st] = [g for g in summary["groups"] if g["kind"] == "state"]
+    assert (st["path"], st["num_files"], st["timesteps"], st["position_names"]) == ("val/state", 2, 48, ["x", "y"])
+    main(["inspect", str(root)])
+    text = capsys.readouterr().out
+    assert "dataset.json: world=toy, views=2" in text and "side: 0 (left): " in text
+
+
+def test_pouring_layout_with_a_damaged_file(toy_dataset, tmp_path, capsys):
+    root = tmp_path / "multiview-pouring"
+    shutil.copytree(toy_dataset / "train" / "records", root / "tfrecords" / "train")
+    shutil.copytree(toy_dataset / "val" / "records", root / "tfrecords" / "val")
+    shutil.copytree(toy_dataset / "val" / "labeled", root / "monolithic-labeled" / "val")
+    bad = root / "tfrecords" / "train" / "toy_0001.tfrecord"
+    raw = bytearray(bad.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    bad.write_bytes(bytes(raw))
+    code, summary = inspect_json(capsys, root)
+    assert code == 1
+    assert [(g["kind"], g["path"]) for g in summary["groups"]] == [
+        ("labeled", "monolithic-labeled/val"),
+        ("sequences", "tfrecords/train"),
+        ("sequences", "tfrecords/val"),
+    ]
+    assert summary["groups"][1]["num_sequences"] == 3  # the damaged one is left out ...
+    [problem] = summary["problems"]  # ... and named
+    assert problem == f"{bad}: record 0 is corrupt (data CRC mismatch); re-create the file"
+
+
+def test_videos_and_single_files(toy_dataset, tmp_path, capsys):
+    frames = np.zeros((5, 24, 32, 3), np.uint8)
+    write_video(tmp_path / "s_view0.mp4", frames, fps=10)
+    write_video(tmp_path / "s_view1.mp4", frames[:4], fps=10)
+    write_video(tmp_path / "lonely_view1.mp4", frames, fps=10)
+    code, summary = inspect_json(capsys, tmp_path)
+    [g] = summary["groups"]
+    assert g["kind"] == "videos" and [(s["name"], s["frames"], s["fps"]) for s in g["sequences"]] == [
+        ("s", [5, 4], 10.0)
+    ]
+    assert g["sequences"][0]["frame_size"] == [24, 32]
+    assert code == 1 and "lonely: view(s) [0] missing" in summary["problems"][0]
+
+    code, summary = inspect_json(capsys, tmp_path / "s_view1.mp4")
+    assert code == 0 and summary["groups"][0]["frames"] == 4
+
+    code, summary = inspect_json(capsys, toy_dataset / "train" / "records" / "toy_0002.tfrecord")
+    assert code == 0 and [s["name"] for s in summary["groups"][0]["sequences"]] == ["toy_0002"]
+
+
+@pytest.mark.parametrize("name", ["missing", "notes.txt"])
+def test_bad_paths(tmp_path, capsys, name):
+    (tmp_path / "notes.txt").write_text("hello")
+    assert main(["inspect", str(tmp_path / name)]) == 2
+    assert "tcn inspect: error: " in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["inspect", str(empty)]) == 2
+    assert "holds no .tfrecord records" in capsys.readouterr().err
