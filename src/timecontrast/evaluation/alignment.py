@@ -1,0 +1,109 @@
+"""Multi-view alignment error (the original's ``alignment``).
+
+For a sequence filmed from V views, embed every frame of every view. For an ordered pair
+of views (i, j) and each frame t of view i, find the nearest frame t' of view j
+(Euclidean distance). The pair's error is ``mean_t |t - t'| / T`` (T: the sequence
+length): 0 when every frame finds its own moment in the other view; about 1/3 when the
+match is random.
+
+The headline ``error`` is the original's definition: one direction (i -> j, i < j),
+averaged over all (sequence, view pair) entries without weighting by length. We also
+report the mean over both directions and a per ordered pair table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from timecontrast.errors import DataError
+from timecontrast.evaluation.neighbors import nearest_frames
+
+
+def sequence_alignment_errors(embeddings: np.ndarray, device: str | torch.device | None = None) -> np.ndarray:
+    """``[V, V]`` errors of one sequence; ``[i, j]`` matches view i's frames in view j (diagonal NaN).
+
+    ``embeddings``: ``[V, T, D]``.
+    """
+    e = np.asarray(embeddings)
+    if e.ndim != 3:
+        raise DataError(f"alignment needs embeddings [views, T, D], got shape {e.shape}")
+    v, t, _ = e.shape
+    if v < 2 or t < 1:
+        raise DataError(f"alignment needs at least 2 views and 1 frame, got {v} views of {t} frames")
+    steps = np.arange(t)
+    out = np.full((v, v), np.nan)
+    for i in range(v):
+        for j in range(i + 1, v):
+            i_to_j, j_to_i = nearest_frames(e[i], e[j], device=device)  # [T], [T]
+            out[i, j] = np.abs(steps - i_to_j).mean() / t
+            out[j, i] = np.abs(steps - j_to_i).mean() / t
+    return out
+
+
+@dataclass
+class AlignmentResult:
+    error: float  # the original's headline: i < j, one direction, mean over (sequence, pair)
+    error_both_directions: float  # mean over (sequence, ordered pair)
+    pair_errors: dict[tuple[int, int], float]  # (i, j) -> mean over sequences
+    sequence_errors: dict[str, np.ndarray] = field(default_factory=dict)  # name -> [V, V]
+
+    @property
+    def num_sequences(self) -> int:
+        return len(self.sequence_errors)
+
+    def scalars(self, prefix: str = "validation") -> dict[str, float]:
+        return {f"{prefix}/alignment": self.error, f"{prefix}/alignment_both_directions": self.error_both_directions}
+
+    def to_dict(self) -> dict:
+        return {
+            "error": self.error,
+            "error_both_directions": self.error_both_directions,
+            "num_sequences": self.num_sequences,
+            "pairs": {f"{i}->{j}": e for (i, j), e in sorted(self.pair_errors.items())},
+            "sequences": {name: _pairs_dict(m) for name, m in self.sequence_errors.items()},
+        }
+
+
+def _pairs_dict(m: np.ndarray) -> dict[str, float]:
+    v = m.shape[0]
+    return {f"{i}->{j}": float(m[i, j]) for i in range(v) for j in range(v) if i != j}
+
+
+def alignment_error(
+    sequences: Iterable[tuple[str, np.ndarray]] | Iterable[np.ndarray], device: str | torch.device | None = None
+) -> AlignmentResult:
+    """Alignment error over sequences given as ``(name, [V, T, D])`` pairs or bare ``[V, T, D]`` arrays.
+
+    Sequences may differ in length; the view count may differ too (pairs average over
+    the sequences that have both views).
+    """
+    per_seq: dict[str, np.ndarray] = {}
+    for idx, item in enumerate(sequences):
+        name, emb = item if isinstance(item, tuple) else (f"sequence_{idx}", item)
+        if name in per_seq:
+            name = f"{name}#{idx}"
+        per_seq[name] = sequence_alignment_errors(emb, device=device)
+    if not per_seq:
+        raise DataError("alignment needs at least one sequence; check the records path (data.validation)")
+    forward, both = [], []
+    pair_values: dict[tuple[int, int], list[float]] = {}
+    for m in per_seq.values():
+        v = m.shape[0]
+        for i in range(v):
+            for j in range(v):
+                if i == j:
+                    continue
+                pair_values.setdefault((i, j), []).append(float(m[i, j]))
+                both.append(m[i, j])
+                if i < j:
+                    forward.append(m[i, j])
+    return AlignmentResult(
+        error=float(np.mean(forward)),
+        error_both_directions=float(np.mean(both)),
+        pair_errors={p: float(np.mean(vals)) for p, vals in sorted(pair_values.items())},
+        sequence_errors=per_seq,
+    )
