@@ -119,11 +119,13 @@ def video_jpegs(
     frames = iter_video_frames(path, size)
     try:
         for frame in frames:
-            if len(out) == length or (cancel is not None and cancel.is_set()):
+            if cancel is not None and cancel.is_set():
                 return out
             out.append(encode_jpeg(_rotated(frame, rotate), quality))
             if progress is not None:
                 progress(1)
+            if len(out) == length:
+                return out
     finally:
         frames.close()
     if len(out) < length:
@@ -225,6 +227,10 @@ def convert_videos(
         raise DataError(f"--rotate {rotate}: only 0, 90, 180 or 270 degrees (clockwise) are supported")
     if resize_min_edge < 0:
         raise DataError(f"--resize_min_edge {resize_min_edge}: must be 0 (keep the size) or a positive edge length")
+    if resize_min_edge % 2:
+        logger.warning(
+            "--resize_min_edge %d is odd: videos rendered from these records get a black edge", resize_min_edge
+        )
     try:
         rotate_re = re.compile(rotate_if_matching) if rotate_if_matching else None
     except re.error as exc:
