@@ -139,3 +139,16 @@ def test_gif_and_png_exports(tmp_path, rng):
     assert [p.name for p in paths] == ["qs0v1_ims1v0_t00000.png", "qs0v1_ims1v0_t00008.png"]
     with Image.open(paths[1]) as img:
         np.testing.assert_array_equal(np.asarray(img), renderer.frame(8))
+
+
+def test_only_some_views_embedded(rng):
+    full = [make_embedded(f"s{i}", 3, 12, 4, rng) for i in range(2)]
+    # keep views 2 and 0 only, in that order
+    part = [EmbeddedSequence(s.name, s.embeddings[[2, 0]], s.sequence, views=(2, 0)) for s in full]
+    m_full = match_pair(plan_imitations(full, full, "single", 2, 0)[1], 2)
+    m_part = match_pair(plan_imitations(part, part, "single", 2, 0)[1], 2)
+    np.testing.assert_array_equal(m_part.target_frame, m_full.target_frame)
+    with pytest.raises(ConfigError, match="--query_view 1"):
+        plan_imitations(part, part, "single", 1, 0)
+    with pytest.raises(DataError, match="do not label"):
+        EmbeddedSequence("x", np.zeros((2, 3, 4)), views=(0,))

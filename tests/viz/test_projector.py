@@ -12,6 +12,7 @@ from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from viz_helpers import make_embedded
 
 from timecontrast.errors import DataError
+from timecontrast.viz.imitation import EmbeddedSequence
 from timecontrast.viz.projector import letterbox, sample_frames, sample_thumbnails, sprite_size, write_projector
 
 
@@ -89,3 +90,11 @@ def test_projector_files_parse(tmp_path, rng):
     assert not config.embeddings[0].sprite.image_path
     with pytest.raises(DataError, match="thumbnails"):
         write_projector(tmp_path, smaller, thumbs)
+
+
+def test_sample_reports_the_real_view_of_partial_embeddings(rng):
+    seq = make_embedded("a", 3, 5, 2, rng)
+    part = EmbeddedSequence("a", seq.embeddings[[2]], seq.sequence, views=(2,))
+    sample = sample_frames([part], -1, np.random.default_rng(0))
+    assert sample.view.tolist() == [2] * 5
+    np.testing.assert_allclose(sample.embeddings, seq.embeddings[2], rtol=1e-6)

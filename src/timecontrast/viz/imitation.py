@@ -40,11 +40,16 @@ MODES = ("single", "multi", "same")
 
 @dataclass
 class EmbeddedSequence:
-    """A sequence's embeddings ``[V, T, D]`` and, optionally, its frames (for rendering)."""
+    """A sequence's embeddings and, optionally, its frames (for rendering).
+
+    ``embeddings[i]`` holds view ``views[i]``; ``views`` defaults to ``0 .. V-1``. Passing
+    only some views (e.g. ``views=(1, 0)``) avoids embedding cameras nobody looks at.
+    """
 
     name: str
     embeddings: np.ndarray  # [V, T, D]
     sequence: object | None = None  # a MultiViewSequence with frame(view, t); None = no rendering
+    views: tuple[int, ...] | None = None  # the view of each row of embeddings
 
     def __post_init__(self) -> None:
         self.embeddings = np.asarray(self.embeddings)
@@ -52,14 +57,21 @@ class EmbeddedSequence:
             raise DataError(
                 f"sequence '{self.name}': embeddings must be [views, timesteps, dim], got shape {self.embeddings.shape}"
             )
-
-    @property
-    def num_views(self) -> int:
-        return self.embeddings.shape[0]
+        self.views = tuple(range(self.embeddings.shape[0])) if self.views is None else tuple(int(v) for v in self.views)
+        if len(self.views) != self.embeddings.shape[0] or len(set(self.views)) != len(self.views):
+            raise DataError(
+                f"sequence '{self.name}': views {self.views} do not label the {self.embeddings.shape[0]} embedding rows"
+            )
 
     @property
     def length(self) -> int:
         return self.embeddings.shape[1]
+
+    def view_embeddings(self, view: int) -> np.ndarray:
+        """``[T, D]`` embeddings of ``view``."""
+        if view not in self.views:
+            raise DataError(f"sequence '{self.name}': view {view} was not embedded (embedded views: {self.views})")
+        return self.embeddings[self.views.index(view)]
 
 
 @dataclass
@@ -138,10 +150,9 @@ def imitation_name(query: str, query_view: int, target: str | None, target_view:
 
 
 def _check_view(seq: EmbeddedSequence, view: int, flag: str) -> None:
-    if not 0 <= view < seq.num_views:
+    if view not in seq.views:
         raise ConfigError(
-            f"{flag} {view}: sequence '{seq.name}' has {seq.num_views} views (0..{seq.num_views - 1}); "
-            f"choose another {flag}"
+            f"{flag} {view}: sequence '{seq.name}' has (embedded) views {list(seq.views)}; choose one of them"
         )
 
 
@@ -207,7 +218,7 @@ class SmoothedEmbeddings:
     def __call__(self, seq: EmbeddedSequence, view: int) -> np.ndarray:
         key = (id(seq), view)
         if key not in self._cache:
-            self._cache[key] = smooth_embeddings(seq.embeddings[view], self.window)  # [T, D]
+            self._cache[key] = smooth_embeddings(seq.view_embeddings(view), self.window)  # [T, D]
         return self._cache[key]
 
 

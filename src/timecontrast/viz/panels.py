@@ -89,6 +89,10 @@ class ImitationRenderer:
         for seq in [pair.query, *pair.targets]:
             if seq.sequence is None:
                 raise DataError(f"sequence '{seq.name}': no frames attached (EmbeddedSequence.sequence is None)")
+            if seq.sequence.length != seq.length:
+                raise DataError(
+                    f"sequence '{seq.name}': {seq.length} embeddings per view but {seq.sequence.length} frames"
+                )
         if len(match.target_frame) != pair.query.length:
             raise DataError(
                 f"{pair.name}: the match has {len(match.target_frame)} frames but the query {pair.query.length}"

@@ -158,8 +158,8 @@ def plot_trajectories(
         if background is not None:
             ax.scatter(background[:, 0], background[:, 1], s=3, c="lightgrey", linewidths=0)
         time = np.linspace(0, 1, seq.length)
-        for v in range(seq.num_views):
-            pts = pca.transform(np.asarray(seq.embeddings[v], np.float64))  # [T, 2]
+        for row, v in enumerate(seq.views):
+            pts = pca.transform(np.asarray(seq.embeddings[row], np.float64))  # [T, 2]
             if pts.shape[1] == 1:
                 pts = np.concatenate([pts, np.zeros_like(pts)], axis=1)
             segs = np.stack([pts[:-1, :2], pts[1:, :2]], axis=1)  # [T-1, 2, 2]

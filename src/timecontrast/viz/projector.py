@@ -80,7 +80,7 @@ def sample_frames(sequences: Sequence[EmbeddedSequence], num_embed: int, rng: np
     dims = {s.embeddings.shape[2] for s in sequences}
     if len(dims) != 1:
         raise DataError(f"sequences have embeddings of different sizes {sorted(dims)}")
-    counts = np.array([s.num_views * s.length for s in sequences])
+    counts = np.array([len(s.views) * s.length for s in sequences])
     total = int(counts.sum())
     n = total if num_embed < 0 or num_embed >= total else num_embed
     if n < num_embed:
@@ -90,8 +90,9 @@ def sample_frames(sequences: Sequence[EmbeddedSequence], num_embed: int, rng: np
     seq_idx = np.searchsorted(offsets, flat, side="right") - 1  # [N]
     within = flat - offsets[seq_idx]
     lengths = np.array([s.length for s in sequences], np.int64)
-    view, timestep = within // lengths[seq_idx], within % lengths[seq_idx]
-    emb = np.stack([sequences[s].embeddings[v, t] for s, v, t in zip(seq_idx, view, timestep)]).astype(np.float32)
+    row, timestep = within // lengths[seq_idx], within % lengths[seq_idx]
+    emb = np.stack([sequences[s].embeddings[r, t] for s, r, t in zip(seq_idx, row, timestep)]).astype(np.float32)
+    view = np.array([sequences[s].views[r] for s, r in zip(seq_idx, row)], np.int64)
 
     per_seq = [_sequence_labels(s) for s in sequences]
     keys = sorted({k for labels in per_seq for k in labels})
