@@ -87,7 +87,12 @@ def as_frames_tensor(frames: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, t
 
     A single ``[H, W, 3]`` frame has the leading shape ``(1,)``.
     """
-    x = torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
+    if isinstance(frames, np.ndarray):
+        # Decoded frames may be read-only views (torch warns on those): copy only then.
+        frames = np.ascontiguousarray(frames) if frames.flags.writeable else np.array(frames, order="C")
+        x = torch.from_numpy(frames)
+    else:
+        x = frames
     if x.dtype != torch.uint8 or x.ndim < 3 or x.shape[-1] != 3:
         raise ValueError(f"frames must be [..., H, W, 3] uint8 RGB, got {x.dtype} {tuple(x.shape)}")
     lead = tuple(x.shape[:-3]) if x.ndim > 3 else (1,)

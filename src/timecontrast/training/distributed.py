@@ -102,6 +102,13 @@ def unwrap_model(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
+def broadcast_buffers(model: nn.Module, ctx: DistributedContext) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics), as DDP does before each forward."""
+    if ctx.distributed:
+        for buffer in unwrap_model(model).buffers():
+            dist.broadcast(buffer, src=0)
+
+
 def mean_across_ranks(value: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:
     """The mean of a scalar over all ranks (itself when alone); NaN anywhere gives NaN everywhere."""
     if not ctx.distributed:

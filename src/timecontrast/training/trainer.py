@@ -36,6 +36,7 @@ from timecontrast.errors import CheckpointError, ConfigError, TrainingError
 from timecontrast.models import build_embedder, list_checkpoints, load_checkpoint, load_model_state, save_checkpoint
 from timecontrast.training.distributed import (
     DistributedContext,
+    broadcast_buffers,
     init_distributed,
     mean_across_ranks,
     shutdown_distributed,
@@ -248,7 +249,7 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
             total_mean = float(mean_across_ranks(total, ctx))
             if not np.isfinite(total_mean):
                 raise TrainingError(
-                    f"the loss became {total_mean} at step {step + 1} ({metric_loss.tag} {float(metric):.4g}); "
+                    f"the loss became {total_mean} at step {step + 1} ({metric_loss.tag} {float(metric.detach()):.4g}); "
                     f"training stopped, the last good checkpoint is {last_checkpoint or 'none (nothing was saved)'}. "
                     "Lower learning.learning_rate or set learning.grad_clip_norm, then re-run to resume"
                 )
@@ -287,6 +288,7 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
                 tick, tick_step = now, step
             if ctx.is_main and (step % save_every == 0 or step == max_step):
                 last_checkpoint = _save(checkpoint_dir, cfg, model, optimizer, scaler, step, num_to_keep)
+        broadcast_buffers(model, ctx)  # every rank ends with the model rank 0 saved
     finally:  # ------------------------------------------------------ end
         bar.close()
         del data, loader

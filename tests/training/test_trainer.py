@@ -1,0 +1,230 @@
+"""The training loop: each strategy, learning, exact resume, checkpoints, NaN stop, bad configs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from timecontrast.config import FINAL_CONFIG_NAME, load_config
+from timecontrast.errors import ConfigError, DataError, TrainingError
+from timecontrast.models import build_embedder, list_checkpoints, load_checkpoint
+from timecontrast.training import build_metric_loss, train, validation_batches, validation_loss
+from timecontrast.training import trainer as trainer_module
+from timecontrast.training.summaries import read_metrics
+
+
+def steps_of(logdir) -> list[int]:
+    return [step for step, _ in list_checkpoints(logdir / "checkpoints")]
+
+
+def assert_same_tensors(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], dict):
+            assert_same_tensors(a[key], b[key])
+        elif isinstance(a[key], torch.Tensor):
+            assert torch.equal(a[key], b[key]), key
+        else:
+            assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize(
+    ("strategy", "tag"),
+    [("mvtcn", "triplet_semihard"), ("mvtcn_npairs", "npairs"), ("svtcn", "svtcn_loss"), ("mftcn", "triplet_semihard")],
+)
+def test_each_strategy_trains_logs_and_checkpoints(make_config, tmp_path, strategy, tag):
+    cfg = make_config(strategy)
+    result = train(cfg, tmp_path)
+    assert result.step == 4 and result.start_step == 0
+    assert steps_of(tmp_path) == [2, 4]
+    rows = read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert all(r[f"training/{tag}"] is not None and r["loss"] >= r[f"training/{tag}"] for r in rows)
+    assert load_config(str(tmp_path / FINAL_CONFIG_NAME)) == cfg
+    torch.manual_seed(cfg.seed)
+    initial = build_embedder(cfg).state_dict()
+    trained = load_checkpoint(tmp_path / "checkpoints" / "ckpt-000000004.pt")["model"]
+    changed = [k for k in initial if initial[k].is_floating_point() and not torch.equal(initial[k], trained[k])]
+    assert len(changed) > len(initial) // 2
+
+
+@pytest.mark.parametrize(("strategy", "ratio"), [("mvtcn", 0.6), ("mvtcn_npairs", 0.9)])
+def test_loss_decreases_on_an_easy_case(make_config, toy_dataset, tmp_path, strategy, ratio):
+    # Fit the training sequences; measure on fixed batches of them, in eval mode.
+    train_records = toy_dataset / "train" / "records"
+    cfg = make_config(
+        strategy,
+        "learning.max_step=40",
+        "learning.learning_rate=0.003",
+        "data.augmentation.color=false",
+        f"data.validation={train_records}",
+        "val.num_eval_samples=64",
+    )
+    torch.manual_seed(cfg.seed)
+    untrained = build_embedder(cfg)
+    batches, metric_loss = validation_batches(cfg, untrained), build_metric_loss(cfg)
+    before = validation_loss(untrained, batches, metric_loss)["loss"]
+    after = validation_loss(train(cfg, tmp_path).model, batches, metric_loss)["loss"]
+    assert after < ratio * before
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(make_config, tmp_path):
+    # Dropout, scale and colour augmentation on: every random draw must resume exactly.
+    extra = [
+        "small_conv.dropout.keep_fc=0.7",
+        "data.augmentation.minscale=0.8",
+        "data.augmentation.maxscale=1.5",
+        "logging.checkpoint.save_checkpoints_steps=3",
+    ]
+    whole = train(make_config("mvtcn", "learning.max_step=6", *extra), tmp_path / "whole")
+    assert whole.step == 6
+
+    run = tmp_path / "killed"
+    train(make_config("mvtcn", "learning.max_step=4", *extra), run)
+    ckpts = run / "checkpoints"
+    # Killed while writing checkpoint 5: a temporary file, and a truncated final name.
+    (ckpts / "ckpt-000000004.pt").unlink()
+    (ckpts / ".ckpt-000000005.pt.x1y2.tmp").write_bytes(b"partial")
+    data = (ckpts / "ckpt-000000003.pt").read_bytes()
+    (ckpts / "ckpt-000000005.pt").write_bytes(data[: len(data) // 2])
+
+    # Resumed with data workers this time: the batch stream does not depend on them.
+    resumed = train(make_config("mvtcn", "learning.max_step=6", "data.num_workers=2", *extra), run)
+    assert (resumed.start_step, resumed.step) == (3, 6)
+    assert (ckpts / "ckpt-000000005.pt.corrupt").is_file()  # set aside, never loaded again
+    assert steps_of(run) == [3, 6]
+    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "ckpt-000000006.pt")
+    b = load_checkpoint(ckpts / "ckpt-000000006.pt")
+    assert_same_tensors(a["model"], b["model"])
+    assert_same_tensors(a["optimizer"]["state"], b["optimizer"]["state"])
+    assert [r["step"] for r in read_metrics(run)] == [1, 2, 3, 4, 5, 6]  # the killed run's step 4 replaced
+
+    again = train(make_config("mvtcn", "learning.max_step=6", *extra), run)  # nothing left to do
+    assert (again.start_step, again.step) == (6, 6)
+
+
+def test_a_nan_loss_stops_training_naming_the_step_and_keeps_the_last_good_checkpoint(
+    make_config, tmp_path, monkeypatch
+):
+    real = trainer_module.build_metric_loss
+    calls = {"n": 0}
+
+    def nan_on_third_step(cfg):
+        loss = real(cfg)
+
+        def poisoned(embeddings, batch):
+            calls["n"] += 1
+            value = loss(embeddings, batch)
+            return value * float("nan") if calls["n"] == 3 else value
+
+        poisoned.tag = loss.tag
+        return poisoned
+
+    monkeypatch.setattr(trainer_module, "build_metric_loss", nan_on_third_step)
+    with pytest.raises(TrainingError, match=r"nan at step 3.*ckpt-000000002\.pt"):
+        train(make_config("mvtcn", "learning.max_step=6"), tmp_path)
+    assert steps_of(tmp_path) == [2]
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "match"),
+    [
+        (["data.batch_size=6"], ConfigError, "batch_size .*multiple of data.examples_per_sequence"),
+        (["data.training=/no/such/dir"], DataError, "data.training.*/no/such/dir"),
+        (["data.training="], ConfigError, "data.training is empty"),
+        (["data.num_views=3"], DataError, "has 2 views.*num_views"),
+        (["data.batch_size=64", "data.examples_per_sequence=64", "mvtcn.window=100"], DataError, "frames"),
+        (["training_strategy=mftcn"], ConfigError, "multi_frame"),
+        (["learning.max_step=-1"], ConfigError, "learning.max_step"),
+    ],
+)
+def test_a_wrong_config_fails_before_training(make_config, tmp_path, overrides, error, match):
+    with pytest.raises(error, match=match):
+        train(make_config("mvtcn", *overrides), tmp_path / "run")
+    assert not (tmp_path / "run" / FINAL_CONFIG_NAME).exists()
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_an_unknown_strategy_fails_before_training(make_config, tmp_path):
+    cfg = make_config("mvtcn")
+    cfg.training_strategy = "xvtcn"  # past load_config's own check
+    with pytest.raises(ConfigError, match="training_strategy is 'xvtcn'.*mvtcn"):
+        train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_num_to_keep_keeps_the_newest_checkpoints(make_config, tmp_path):
+    cfg = make_config("mvtcn", "logging.checkpoint.save_checkpoints_steps=1", "logging.checkpoint.num_to_keep=2")
+    train(cfg, tmp_path)
+    assert steps_of(tmp_path) == [3, 4]
+
+
+def test_learning_rate_decays_in_steps(make_config, tmp_path):
+    cfg = make_config(
+        "mvtcn",
+        "learning.max_step=5",
+        "learning.learning_rate=0.01",
+        "learning.decay_steps=2",
+        "learning.decay_factor=0.5",
+    )
+    train(cfg, tmp_path)
+    assert [r["learning_rate"] for r in read_metrics(tmp_path)] == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025])
+
+
+def test_gradient_clipping_and_l2_settings_change_training(make_config, tmp_path):
+    def moved(*overrides: str) -> tuple[float, float]:
+        cfg = make_config("mvtcn", "learning.optimizer=momentum", "learning.learning_rate=0.1", *overrides)
+        torch.manual_seed(cfg.seed)
+        start = dict(build_embedder(cfg).named_parameters())  # parameters only: BN statistics move anyway
+        logdir = tmp_path / str(len(list(tmp_path.iterdir())))
+        end = dict(train(cfg, logdir).model.named_parameters())
+        distance = sum(float((end[k] - start[k]).detach().norm()) for k in start)
+        first = read_metrics(logdir)[0]
+        return distance, first["loss"] - first["training/triplet_semihard"]
+
+    free, reg_default = moved()
+    clipped, _ = moved("learning.grad_clip_norm=1e-6")
+    _, reg_big = moved("learning.l2_reg_weight=0.01")
+    _, reg_none = moved("learning.l2_reg_weight=0")
+    assert clipped < 0.01 * free
+    assert reg_none == 0 and reg_big > 1000 * reg_default > 0
+
+
+def test_amp_on_cpu_is_ignored_with_a_warning(make_config, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        result = train(make_config("mvtcn", "runtime.amp=bf16", "learning.max_step=2"), tmp_path, device="cpu")
+    assert "needs a GPU" in caplog.text
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
+def test_tensorboard_scalars_and_image_summaries_use_the_original_tags(make_config, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(make_config("mvtcn_npairs", "logging.summary.image_summaries=true", "learning.max_step=2"), tmp_path)
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    tags = events.Tags()
+    assert {"loss", "training/npairs", "learning_rate", "global_step/sec", "images/sec"} <= set(tags["scalars"])
+    assert "training/mvtcn_pairs" in tags["images"]
+    image = events.Images("training/mvtcn_pairs")[-1]
+    assert (image.width, image.height) == (2 * 32, 4 * 32)  # anchor | positive, one row per pair
+
+
+def test_validation_loss_uses_eval_mode_and_fixed_batches(make_config):
+    cfg = make_config("mvtcn", "small_conv.dropout.keep_fc=0.5")
+    torch.manual_seed(0)
+    model = build_embedder(cfg).train()
+    batches, metric_loss = validation_batches(cfg, model), build_metric_loss(cfg)
+    assert len(batches) == 2  # val.num_eval_samples 16 / data.batch_size 8
+    first = validation_loss(model, batches, metric_loss, l2_reg_weight=0.5)
+    assert model.training  # restored
+    assert validation_loss(model, batches, metric_loss, l2_reg_weight=0.5) == first  # no dropout, same batches
+    assert set(first) == {"validation/triplet_semihard", "loss"}
+    assert first["loss"] > first["validation/triplet_semihard"]
+    cfg_with_nothing = OmegaConf.merge(cfg, {"data": {"validation": ""}})
+    with pytest.raises(ConfigError, match="data.validation"):
+        validation_batches(cfg_with_nothing, model)
