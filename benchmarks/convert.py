@@ -4,8 +4,9 @@ Generates a 2-view 640x360 H.264 set (4 sequences x 150 frames; --quick: 2 x 60)
 prints frames/s (one frame = one view at one timestep) of:
 
 - the bound: decode + JPEG-encode the same frames, one after the other, in one thread;
-- the convert code path (`convert_videos`, what `tcn convert` runs) with 1 and 2
-  encoding workers, threads (the default) and processes;
+- the convert code path (`convert_videos`, what `tcn convert` runs: one decode+encode
+  task per video, records written as sequences complete) with 1 and 2 workers, on
+  threads (the default) and on processes;
 
 and random single-frame reads per second from a 400-frame 2-view shard (read + JPEG
 decode, and read only), plus the time to open (index) the shard.
@@ -107,7 +108,7 @@ def random_access(path: Path, reads: int) -> list[tuple[str, float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smaller set (2 sequences x 60 frames)")
-    parser.add_argument("--repeats", type=int, default=2, help="best of this many runs per row")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; each row reports its best round")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     num_sequences, num_frames = (2, 60) if args.quick else (4, 150)
@@ -120,17 +121,21 @@ def main() -> int:
         )
         make_videos(root / "videos", num_sequences, num_frames)
 
-        rows: list[tuple[str, float]] = []
-
-        def best(fn, *a) -> float:
-            return max(n / s for n, s in (fn(*a) for _ in range(args.repeats)))
-
-        bound_fps = best(bound, root / "videos")
-        rows.append(("bound: decode + JPEG-encode in one thread", bound_fps))
+        runs = {"bound: decode + JPEG-encode in one thread": lambda: bound(root / "videos")}
         for parallel in ("threads", "processes"):
             for workers in (1, 2):
-                fps = best(timed_convert, root / "videos", root / "records", workers, parallel)
-                rows.append((f"convert_videos, {workers} worker {parallel}", fps))
+                runs[f"convert_videos, {workers} worker {parallel}"] = lambda w=workers, p=parallel: timed_convert(
+                    root / "videos", root / "records", w, p
+                )
+        # Rounds of every row in turn, best of the rounds: the machine's load drifts over
+        # time and would otherwise favour whichever row ran in a quiet moment.
+        best = dict.fromkeys(runs, 0.0)
+        for _ in range(args.repeats):
+            for name, fn in runs.items():
+                n, seconds = fn()
+                best[name] = max(best[name], n / seconds)
+        rows = list(best.items())
+        bound_fps = rows[0][1]
 
         print(
             f"## tcn convert: {num_sequences} sequences x 2 views x {num_frames} frames, {WIDTH}x{HEIGHT} H.264 "

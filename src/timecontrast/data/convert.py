@@ -298,7 +298,9 @@ def convert_videos(
                 for path, size, rot in zip(seq.paths, sizes, rotations, strict=True)
             ]
             jobs.append(_Job(seq, shards, paths, tasks, cancel))
-            while sum(len(job.tasks) for job in jobs) > workers:  # keep the pool busy, memory bounded
+            # Write the oldest sequence once the younger ones queue enough work to keep every
+            # worker busy meanwhile; this also bounds how many sequences are held in memory.
+            while len(jobs) > 1 and sum(len(job.tasks) for job in list(jobs)[1:]) >= workers:
                 finish(jobs.popleft())
         while jobs:
             finish(jobs.popleft())
