@@ -164,3 +164,12 @@ def test_bad_requests_list_the_choices():
         generate_sequence("cartpole", length=0)
     with pytest.raises(ConfigError, match="one camera per view"):
         generate_sequence("cartpole", views=2, length=2, size=16, cameras=["fixed"])
+
+
+def test_contact_sheet_places_views_in_rows(cartpole_sequence):
+    from timecontrast.sim.sheet import contact_sheet
+
+    sheet = contact_sheet(cartpole_sequence.frames, columns=4, gap=2)
+    assert sheet.shape == (3 * SIZE + 2 * 2, 4 * SIZE + 3 * 2, 3)
+    # Row 2 (the third view), column 3 (the last timestep).
+    np.testing.assert_array_equal(sheet[2 * (SIZE + 2) :, 3 * (SIZE + 2) :], cartpole_sequence.frames[2, LENGTH - 1])

@@ -85,10 +85,20 @@ class WorldSimulator:
     """One world's model, physics and renderer, reused for many sequences.
 
     The physics step is shortened (never lengthened) so that a whole number of steps
-    makes one frame interval: frames are exactly ``1 / fps`` seconds apart.
+    makes one frame interval: frames are exactly ``1 / fps`` seconds apart. Shadows,
+    reflections and anti-aliasing are off by default (see :class:`SceneRenderer`).
     """
 
-    def __init__(self, world: str | World = DEFAULT_WORLD, size: int = 128, fps: float = 20.0):
+    def __init__(
+        self,
+        world: str | World = DEFAULT_WORLD,
+        size: int = 128,
+        fps: float = 20.0,
+        *,
+        shadows: bool = False,
+        reflections: bool = False,
+        antialiasing: bool = False,
+    ):
         self.world = get_world(world) if isinstance(world, str) else world
         check_request(1, size, fps, "scripted")
         self._mujoco = import_mujoco()
@@ -98,7 +108,9 @@ class WorldSimulator:
         self.substeps = max(1, math.ceil(frame_seconds / self.model.opt.timestep - 1e-9))
         self.model.opt.timestep = frame_seconds / self.substeps
         self.data = self._mujoco.MjData(self.model)
-        self.renderer = SceneRenderer(self.model, self.size, self.size)
+        self.renderer = SceneRenderer(
+            self.model, self.size, self.size, shadows=shadows, reflections=reflections, antialiasing=antialiasing
+        )
         self.appearance = AppearanceRandomizer(self.model, self.renderer, self.world.body_materials)
         self.position_names = _coordinate_names(self.model, _QPOS_WIDTH)
         self.velocity_names = _coordinate_names(self.model, _QVEL_WIDTH)

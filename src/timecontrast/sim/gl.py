@@ -43,6 +43,8 @@ def import_mujoco() -> ModuleType:
             logger.debug("mujoco was imported before MUJOCO_GL was set; keeping its choice")
         else:
             os.environ["MUJOCO_GL"] = DEFAULT_GL
+    # PyOpenGL announces at INFO level that its optional accelerator module is missing.
+    logging.getLogger("OpenGL.acceleratesupport").setLevel(logging.WARNING)
     try:
         import mujoco
     except ImportError as exc:

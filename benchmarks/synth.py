@@ -1,0 +1,79 @@
+"""Speed of the simulated worlds (`tcn synth`).
+
+Prints two tables:
+
+- rendered frames/s (one frame = one view at one timestep; physics, labels and camera
+  poses included, no encoding) per world at 128x128 with 2 and 3 cameras, shadows,
+  reflections and anti-aliasing off (the default), and for cartpole also with them on.
+  Wall-clock frames/s depend on what else runs on the machine; frames per CPU-second
+  (all threads of the process, Mesa's included) are the load-independent measure;
+- the wall time of the demo dataset (cartpole, 2 views, 20 train + 6 val sequences of
+  100 frames at 96x96: render, JPEG, records, labeled records, state files).
+
+Example::
+
+    .venv/bin/python benchmarks/synth.py
+    .venv/bin/python benchmarks/synth.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+from timecontrast.sim import WORLDS, WorldSimulator, generate_dataset, sequence_rng
+
+
+def frames_per_second(world: str, views: int, length: int, **options: bool) -> str:
+    """``"wall fps / fps per CPU-second"`` of rendering one sequence."""
+    with WorldSimulator(world, 128, 20.0, **options) as sim:
+        sim.simulate("warmup", 3, sequence_rng(0, 0), views=views)
+        wall, cpu = time.perf_counter(), time.process_time()
+        sim.simulate("timed", length, sequence_rng(0, 1), views=views)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return f"{views * length / wall:.0f} / {views * length / cpu:.0f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="shorter sequences, a smaller demo dataset")
+    args = parser.parse_args()
+    length = 40 if args.quick else 150
+
+    print(f"Load average before measuring: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores).")
+    print()
+    print(f"Rendered frames/s at 128x128, {length} timesteps per measurement (one frame = one view, one timestep).")
+    print()
+    print("| world | rendering | 2 cameras (wall / CPU) | 3 cameras (wall / CPU) |")
+    print("|---|---|---:|---:|")
+    for world in WORLDS:
+        two, three = (frames_per_second(world, v, length) for v in (2, 3))
+        print(f"| {world} | default | {two} | {three} |")
+    for label, options in (
+        ("4x anti-aliasing", {"antialiasing": True}),
+        ("shadows, reflections, anti-aliasing", {"shadows": True, "reflections": True, "antialiasing": True}),
+    ):
+        two, three = (frames_per_second("cartpole", v, length // 2, **options) for v in (2, 3))
+        print(f"| cartpole | {label} | {two} | {three} |")
+    print()
+
+    train, val, frames, size = (4, 2, 50, 96) if args.quick else (20, 6, 100, 96)
+    with tempfile.TemporaryDirectory() as tmp:
+        start, cpu = time.perf_counter(), time.process_time()
+        generate_dataset(tmp, "cartpole", views=2, splits={"train": train, "val": val}, length=frames, size=size)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    total = (train + val) * frames * 2
+    print("Demo dataset (cartpole, 2 views; render + JPEG + records + labeled records + state).")
+    print()
+    print("| sequences | frames x size | wall seconds | CPU seconds | frames/s (wall) |")
+    print("|---|---|---:|---:|---:|")
+    print(f"| {train} train + {val} val | {frames} x {size}px | {seconds:.1f} | {cpu:.1f} | {total / seconds:.0f} |")
+    print()
+    print(f"Load average while measuring: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
