@@ -120,9 +120,10 @@ def nearest_neighbours(
     """Index and Euclidean distance of the nearest ``target`` row of every ``query`` row.
 
     ``query [Q, D]``, ``target [N, D]`` -> ``(index [Q] int64, distance [Q] float64)``.
-    Squared distances are computed as ``|q|^2 - 2 q.t + |t|^2`` in float64 by blocks of
-    query rows (at most ``max_elements`` distances in memory); the reported distance is
-    recomputed exactly from the chosen pair.
+    The nearest row minimises ``|t|^2 - 2 q.t`` (``|q|^2`` is the same for every
+    candidate), computed in float64 by blocks of query rows with at most
+    ``max_elements`` values in memory; the reported distance is recomputed exactly from
+    the chosen pair.
     """
     q = np.asarray(query, np.float64)
     t = np.asarray(target, np.float64)
@@ -134,9 +135,10 @@ def nearest_neighbours(
     block = max(1, max_elements // t.shape[0])
     index = np.empty(len(q), np.int64)
     for s in range(0, len(q), block):
-        qb = q[s : s + block]  # [B, D]
-        d2 = np.einsum("bd,bd->b", qb, qb)[:, None] - 2.0 * qb @ t.T + t_sq[None, :]  # [B, N]
-        index[s : s + block] = d2.argmin(axis=1)
+        score = q[s : s + block] @ t.T  # [B, N], then in place: |t|^2 - 2 q.t
+        score *= -2.0
+        score += t_sq
+        index[s : s + block] = score.argmin(axis=1)
     distance = np.linalg.norm(q - t[index], axis=1) if len(q) else np.zeros(0)
     return index, distance
 
