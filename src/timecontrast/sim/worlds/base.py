@@ -1,8 +1,9 @@
 """What a simulated world is: a MuJoCo model, behaviours, labels and a camera rig.
 
-A world is stateless: everything that varies per sequence comes in through the seeded
-``numpy.random.Generator`` its methods receive, and the physics lives in the ``MjModel`` /
-``MjData`` pair the simulator owns. Models are the ones of the DeepMind Control Suite
+A world keeps no per-sequence state (at most a cache of values derived from the model):
+everything that varies per sequence comes in through the seeded ``numpy.random.Generator``
+its methods receive, and the physics lives in the ``MjModel`` / ``MjData`` pair the
+simulator owns. Models are the ones of the DeepMind Control Suite
 (``dm_control.suite``), read from the installed package, so our physics is theirs.
 """
 

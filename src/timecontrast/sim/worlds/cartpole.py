@@ -120,12 +120,16 @@ class CartpoleWorld(World):
         data.qvel[v] = rng.normal(0.0, 0.3)
         data.qvel[w] = rng.normal(0.0, 0.5)
 
+    def __init__(self) -> None:
+        self._gains: dict[float, np.ndarray] = {}  # LQR gain per physics time step
+
     def scripted_controller(self, model: Any, rng: np.random.Generator, dt: float) -> SwingUpController:
-        mujoco = import_mujoco()
-        data = mujoco.MjData(model)
-        mujoco.mj_forward(model, data)  # upright, at rest: the balance point
-        gain = lqr_gain(model, data, q=np.diag([1.0, 10.0, 0.5, 1.0]), r=np.array([[0.5]]))
-        return SwingUpController(model, gain, rng, dt)
+        if dt not in self._gains:
+            mujoco = import_mujoco()
+            data = mujoco.MjData(model)
+            mujoco.mj_forward(model, data)  # upright, at rest: the balance point
+            self._gains[dt] = lqr_gain(model, data, q=np.diag([1.0, 10.0, 0.5, 1.0]), r=np.array([[0.5]]))
+        return SwingUpController(model, self._gains[dt], rng, dt)
 
     def labels(self, model: Any, data: Any) -> dict[str, int]:
         x, v = joint_index(model, "slider")

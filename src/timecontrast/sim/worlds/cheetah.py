@@ -115,7 +115,9 @@ class CheetahWorld(World):
         touching = set()
         for geom1, geom2 in data.contact.geom[: data.ncon]:
             if ground in (geom1, geom2):
-                touching.add(feet.get(int(geom1 + geom2 - ground)))
+                other = int(geom2 if geom1 == ground else geom1)
+                if other in feet:
+                    touching.add(feet[other])
         x_vel = data.qvel[joint_index(model, "rootx")[1]]
         pitch_pos, pitch_vel = joint_index(model, "rooty")
         return {
