@@ -6,7 +6,8 @@ prints frames/s (one frame = one view at one timestep) of:
 - the bound: decode + JPEG-encode the same frames, one after the other, in one thread;
 - the convert code path (`convert_videos`, what `tcn convert` runs: one decode+encode
   task per video, records written as sequences complete) with 1 and 2 workers, on
-  threads (the default) and on processes;
+  threads and on processes (`tcn convert` uses a thread for one worker, processes for
+  more);
 
 and random single-frame reads per second from a 400-frame 2-view shard (read + JPEG
 decode, and read only), plus the time to open (index) the shard.

@@ -19,6 +19,11 @@ from timecontrast.io.video import read_video, write_video
 H, W = 24, 32
 
 
+def convert(*args, **kwargs):
+    """convert_videos on threads (a process pool takes a second to start) and without a bar."""
+    return convert_videos(*args, **{"parallel": "threads", "progress": False, **kwargs})
+
+
 def view_frames(n: int, view: int) -> np.ndarray:
     """Per view a different colour; a bright bar moving right over time."""
     frames = np.zeros((n, H, W, 3), np.uint8)
@@ -44,7 +49,7 @@ def videos(tmp_path_factory):
 @pytest.fixture(scope="module")
 def converted(videos, tmp_path_factory):
     out = tmp_path_factory.mktemp("records")
-    result = convert_videos(videos, out, progress=False)
+    result = convert(videos, out)
     return out, result
 
 
@@ -89,7 +94,7 @@ def test_shard_ranges_follow_the_original():
 
 
 def test_sharded_conversion(videos, converted, tmp_path):
-    result = convert_videos(videos, tmp_path, max_per_shard=5, progress=False)
+    result = convert(videos, tmp_path, max_per_shard=5)
     names = sorted(p.relative_to(tmp_path).as_posix() for p in result.written)
     assert names == [f"a_shard0{i}.tfrecord" for i in range(4)] + [f"sub/b_shard0{i}.tfrecord" for i in range(3)]
     whole = {s.name: s for s in open_sequences(converted[0])}
@@ -114,23 +119,23 @@ def test_sharded_conversion(videos, converted, tmp_path):
 
 
 def test_resume_skips_complete_outputs_and_rewrites_others(videos, tmp_path):
-    first = convert_videos(videos, tmp_path, progress=False)
+    first = convert(videos, tmp_path)
     stamps = {p: p.stat().st_mtime_ns for p in first.written}
-    again = convert_videos(videos, tmp_path, progress=False)
+    again = convert(videos, tmp_path)
     assert again.written == [] and sorted(again.skipped) == sorted(first.written) and again.frames_encoded == 0
     assert {p: p.stat().st_mtime_ns for p in first.written} == stamps
 
-    forced = convert_videos(videos, tmp_path, overwrite=True, progress=False)
+    forced = convert(videos, tmp_path, overwrite=True)
     assert sorted(forced.written) == sorted(first.written) and forced.skipped == []
 
     a, b = tmp_path / "a.tfrecord", tmp_path / "sub" / "b.tfrecord"
     write_sequence_record(a, "a", [[encode_jpeg(view_frames(1, 0)[0])] * 3] * 2)  # wrong length
     b.write_bytes(b.read_bytes()[:-100])  # truncated
-    mended = convert_videos(videos, tmp_path, progress=False)
+    mended = convert(videos, tmp_path)
     assert sorted(mended.written) == sorted([a, b]) and mended.skipped == []
     assert SequenceRecord(a).length == 15 and SequenceRecord(b).length == 12
 
-    resized = convert_videos(videos, tmp_path, resize_min_edge=12, progress=False)  # other settings
+    resized = convert(videos, tmp_path, resize_min_edge=12)  # other settings
     assert len(resized.written) == 2 and SequenceRecord(a).frame_size == (12, 16)
 
 
@@ -149,7 +154,7 @@ def test_a_failing_input_in_the_middle(tmp_path, monkeypatch):
 
     monkeypatch.setattr(convert_module, "iter_video_frames", failing)
     seen = []
-    result = convert_videos(src, out, max_per_shard=4, progress=False, on_sequence=lambda n, s: seen.append((n, s)))
+    result = convert(src, out, max_per_shard=4, on_sequence=lambda n, s: seen.append((n, s)))
     assert sorted(seen) == [("a", "written"), ("b", "failed"), ("c", "failed"), ("d", "written")]
     assert result.failed["b"].endswith(
         "b_view1.mp4: cannot open video (Invalid data found when processing input); is it a complete video file?"
@@ -164,27 +169,25 @@ def test_views_ordered_numerically_beyond_ten(tmp_path):
     for v in range(11):
         frames = np.full((3, 16, 16, 3), (20 * v, 240 - 20 * v, 100), np.uint8)
         write_video(src / f"many_view{v}.mp4", frames, fps=10)
-    result = convert_videos(src, tmp_path / "out", expected_views=11, progress=False)
+    result = convert(src, tmp_path / "out", expected_views=11)
     rec = SequenceRecord(result.written[0])
     means = [rec.frame(v, 1)[..., 0].mean() for v in range(11)]
     assert np.allclose(means, [20 * v for v in range(11)], atol=6)  # view10 is last, after view2
-    wrong = convert_videos(src, tmp_path / "out2", expected_views=2, progress=False)
+    wrong = convert(src, tmp_path / "out2", expected_views=2)
     assert "has 11 views but --expected_views is 2" in wrong.failed["many"]
 
 
 def test_views_discrepancy(tmp_path):
     make_sequence(tmp_path / "in", "s", [10, 14])
-    strict = convert_videos(tmp_path / "in", tmp_path / "out", max_views_discrepancy=3, progress=False)
+    strict = convert(tmp_path / "in", tmp_path / "out", max_views_discrepancy=3)
     assert "views have [10, 14] frames, differing by 4 > --max_views_discrepancy 3" in strict.failed["s"]
     assert not (tmp_path / "out" / "s.tfrecord").exists()
-    loose = convert_videos(tmp_path / "in", tmp_path / "out", max_views_discrepancy=4, progress=False)
+    loose = convert(tmp_path / "in", tmp_path / "out", max_views_discrepancy=4)
     assert loose.ok and SequenceRecord(tmp_path / "out" / "s.tfrecord").length == 10
 
 
 def test_rotation_and_resize(videos, tmp_path):
-    result = convert_videos(
-        videos, tmp_path, rotate=90, rotate_if_matching=r"a_view1", resize_min_edge=12, progress=False
-    )
+    result = convert(videos, tmp_path, rotate=90, rotate_if_matching=r"a_view1", resize_min_edge=12)
     a = SequenceRecord(tmp_path / "a.tfrecord")
     assert a.frame(0, 0).shape == (12, 16, 3)  # not matching: only resized
     rotated = a.frame(1, 0)
@@ -194,7 +197,7 @@ def test_rotation_and_resize(videos, tmp_path):
     assert SequenceRecord(tmp_path / "sub" / "b.tfrecord").frame(1, 0).shape == (12, 16, 3)
     assert len(result.written) == 2
     with pytest.raises(DataError, match="only 0, 90, 180 or 270"):
-        convert_videos(videos, tmp_path, rotate=45)
+        convert(videos, tmp_path, rotate=45)
 
 
 def test_output_size():
@@ -207,7 +210,7 @@ def test_output_size():
 
 
 def test_processes_write_the_same_bytes(videos, converted, tmp_path):
-    result = convert_videos(videos, tmp_path, parallel="processes", workers=2, progress=False)
+    result = convert(videos, tmp_path, parallel="processes", workers=2)
     assert result.ok
     for path in converted[1].written:
         assert (tmp_path / path.relative_to(converted[0])).read_bytes() == path.read_bytes()
@@ -220,7 +223,7 @@ def test_video_shorter_than_promised(videos):
 
 
 def test_cli(videos, tmp_path, capsys):
-    assert main(["convert", "--input_dir", str(videos), "--output_dir", str(tmp_path / "out")]) == 0
+    assert main(["convert", "--input_dir", str(videos), "--output_dir", str(tmp_path / "out"), "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "2 file(s) written, 0 already complete and skipped, 0 sequence(s) failed; 54 frames encoded" in out
 

@@ -53,7 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fail a sequence whose view lengths differ by more frames than this (views are cut to the shortest)",
     )
     parser.add_argument("--overwrite", action="store_true", help="rewrite outputs that already exist")
-    parser.add_argument("--workers", type=int, default=0, help="JPEG-encoding threads (0: one per CPU)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="videos decoded and JPEG-encoded at once (0: one per CPU); several run as processes",
+    )
     parser.add_argument(
         "--view_pattern",
         default=DEFAULT_VIEW_PATTERN,

@@ -13,21 +13,24 @@ longer than ``max_per_shard``. Differences from the original, on purpose:
 - an existing output is kept only when its task, length, views and frame size match.
 
 Work is split into one task per video (a view of a sequence): decode it front to back
-and JPEG-encode each frame. ``workers`` tasks run at once on a thread pool (FFmpeg and
-Pillow release the GIL) or a process pool; the main thread writes the records of each
-sequence once all its views are done. Memory holds the JPEGs of the sequences in flight
-(about 60 KB per 640x360 frame); shard long recordings or convert them in parts.
+and JPEG-encode each frame. ``workers`` tasks run at once, on a process pool when there
+are several workers (measured faster than threads in ``benchmarks/convert.py``: FFmpeg
+and Pillow release the GIL, but not for the whole frame) and in a thread otherwise; the
+main thread writes the records of each sequence once all its views are done. Memory
+holds the JPEGs of the sequences in flight (about 60 KB per 640x360 frame); shard long
+recordings or convert them in parts.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import re
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +139,29 @@ def video_jpegs(
     return out
 
 
+_worker_counter = None  # in a process-pool worker: the shared count of encoded frames
+
+
+def _init_worker(counter) -> None:
+    global _worker_counter
+    _worker_counter = counter
+
+
+def _count_in_worker(n: int) -> None:
+    with _worker_counter.get_lock():
+        _worker_counter.value += n
+
+
+def _make_pool(parallel: str, workers: int, bar: tqdm) -> tuple[Executor, Callable[[int], object], Callable[[], None]]:
+    """The executor, the progress callback its tasks call, and a function that refreshes ``bar``."""
+    if parallel == "threads":
+        return ThreadPoolExecutor(workers, "convert"), bar.update, lambda: None
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+    counter = ctx.Value("q", 0)
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(counter,))
+    return pool, _count_in_worker, lambda: bar.update(counter.value - bar.n)
+
+
 def _complete(path: Path, shard: Shard, num_views: int, frame_size: tuple[int, int]) -> bool:
     """Whether ``path`` already holds ``shard`` as this conversion would write it."""
     if not path.is_file():
@@ -174,9 +200,13 @@ class _Job:
         for task in self.tasks:
             task.cancel()
 
-    def finish(self) -> int:
-        """Wait for every view, write all shards (renamed into place together); JPEG count."""
+    def finish(self, poll: Callable[[], None]) -> int:
+        """Wait for every view (calling ``poll`` now and then), write all shards (renamed
+        into place together); returns the number of JPEGs."""
         try:
+            while wait(self.tasks, timeout=0.25).not_done:
+                poll()
+            poll()
             views = [task.result() for task in self.tasks]
         except BaseException:
             self.stop()
@@ -206,7 +236,7 @@ def convert_videos(
     max_views_discrepancy: int = 100,
     overwrite: bool = False,
     workers: int | None = None,
-    parallel: str = "threads",
+    parallel: str = "auto",
     view_pattern: str = DEFAULT_VIEW_PATTERN,
     quality: int = DEFAULT_QUALITY,
     progress: bool = True,
@@ -219,9 +249,10 @@ def convert_videos(
     ``result.failed`` and the others go on; nothing of it is written. ``rotate``
     (degrees clockwise) applies to every video, or only to those whose path matches
     the regex ``rotate_if_matching``. ``workers`` videos are decoded and encoded at
-    once (default: the number of CPUs), on ``parallel`` = ``"threads"`` or
-    ``"processes"`` (see ``benchmarks/convert.py``). ``on_sequence(name, status)`` is
-    called once per sequence with status ``written``, ``skipped`` or ``failed``.
+    once (default: the number of CPUs), on ``parallel`` = ``"threads"``,
+    ``"processes"`` or ``"auto"`` (processes for several workers, else a thread).
+    ``on_sequence(name, status)`` is called once per sequence with status ``written``,
+    ``skipped`` or ``failed``.
     """
     if rotate not in ROTATIONS:
         raise DataError(f"--rotate {rotate}: only 0, 90, 180 or 270 degrees (clockwise) are supported")
@@ -240,8 +271,10 @@ def convert_videos(
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise DataError(f"--workers {workers}: must be at least 1")
-    if parallel not in ("threads", "processes"):
-        raise DataError(f"parallel={parallel!r}: use 'threads' or 'processes'")
+    if parallel not in ("auto", "threads", "processes"):
+        raise DataError(f"parallel={parallel!r}: use 'auto', 'threads' or 'processes'")
+    if parallel == "auto":
+        parallel = "processes" if workers > 1 else "threads"
     out_root = Path(os.path.expanduser(str(output_dir)))
     sequences, problems = scan_video_sequences(input_dir, expected_views, view_pattern)
     if not sequences and not problems:
@@ -259,12 +292,10 @@ def convert_videos(
 
     def finish(job: _Job) -> None:
         try:
-            frames = job.finish()
+            frames = job.finish(poll)
         except TimeContrastError as exc:
             fail(job.seq.name, exc)
             return
-        if not threads:
-            bar.update(frames)
         result.frames_encoded += frames
         result.written.extend(job.paths)
         logger.info("%s: %d frames x %d views -> %d file(s)", job.seq.name, job.seq.length, job.seq.num_views,
@@ -274,7 +305,7 @@ def convert_videos(
 
     for p in problems:
         fail(p.name, p.message)
-    pool = ThreadPoolExecutor(workers, "convert") if threads else ProcessPoolExecutor(workers)
+    pool, count, poll = _make_pool(parallel, workers, bar)
     jobs: deque[_Job] = deque()
     try:
         for seq in sequences:
@@ -294,7 +325,7 @@ def convert_videos(
             bar.refresh()
             cancel = threading.Event() if threads else None
             tasks = [
-                pool.submit(video_jpegs, path, seq.length, size, rot, quality, cancel, bar.update if threads else None)
+                pool.submit(video_jpegs, path, seq.length, size, rot, quality, cancel, count)
                 for path, size, rot in zip(seq.paths, sizes, rotations, strict=True)
             ]
             jobs.append(_Job(seq, shards, paths, tasks, cancel))
