@@ -32,8 +32,10 @@ def test_neighbours_equal_a_brute_force_search():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 6)).astype(np.float32)
     groups = np.array([f"seq{g}" for g in rng.integers(0, 7, size=300)])
-    nbrs = cross_sequence_neighbors(x, groups, k=5, chunk_bytes=4 * 300 * 16)
-    np.testing.assert_array_equal(nbrs, _reference_neighbors(x.astype(np.float64), groups, 5))
+    ref = _reference_neighbors(x.astype(np.float64), groups, 5)
+    for block in (4, 128):  # the two-stage block selection, and one plain topk over short rows
+        nbrs = cross_sequence_neighbors(x, groups, k=5, chunk_bytes=4 * 300 * 16, block=block)
+        np.testing.assert_array_equal(nbrs, ref)
 
 
 def test_perfect_cross_sequence_recall():

@@ -56,15 +56,38 @@ def nearest_frames(
     best_b = torch.full((kb.shape[0],), torch.inf, dtype=torch.float64, device=dev)  # running min over a
     b_to_a = torch.zeros(kb.shape[0], dtype=torch.int64, device=dev)
     for s in range(0, qa.shape[0], rows):
-        # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b ; argmin returns the first minimum.
-        d = torch.addmm(b_sq.unsqueeze(0), qa[s : s + rows], kb.T, beta=1.0, alpha=-2.0)  # [c, Nb]
-        d += a_sq[s : s + rows, None]
-        a_to_b[s : s + rows] = d.argmin(dim=1)
+        # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b ; min(dim) returns the first minimum.
+        d = torch.mm(qa[s : s + rows], kb.T).mul_(-2.0).add_(b_sq).add_(a_sq[s : s + rows, None])  # [c, Nb]
+        a_to_b[s : s + rows] = d.min(dim=1).indices
         val, idx = d.min(dim=0)  # [Nb]; first minimum within the chunk
         better = val < best_b  # strict: an earlier chunk (lower index) wins ties
         best_b = torch.where(better, val, best_b)
         b_to_a = torch.where(better, idx + s, b_to_a)
     return a_to_b.cpu().numpy(), b_to_a.cpu().numpy()
+
+
+BLOCK = 128  # columns per block of the two-stage top-k selection
+
+
+def _top_columns(scores: torch.Tensor, k: int, block: int = BLOCK) -> torch.Tensor:
+    """``[R, k]`` column indices of the k largest scores of each row of ``scores`` [R, Np].
+
+    Two stages, because ``topk`` over long rows costs several times a plain reduction:
+    the maximum of every block of ``block`` columns (one vectorised pass), the k blocks
+    with the largest maxima, then ``topk`` over their k * block columns. The k largest scores
+    always lie in those blocks: k blocks hold k distinct scores >= the k-th largest block
+    maximum, so the k-th largest score is at least that, and so is the maximum of any
+    block that holds one of the k largest.
+    """
+    r, n_pad = scores.shape
+    num_blocks = n_pad // block
+    if num_blocks <= 2 * k:  # short rows: one topk is cheaper
+        return scores.topk(k, dim=1, sorted=False).indices
+    block_max = scores.view(r, num_blocks, block).amax(dim=2)  # [R, nb]
+    blocks = block_max.topk(k, dim=1, sorted=False).indices  # [R, k]
+    cols = (blocks.unsqueeze(2) * block + torch.arange(block, device=scores.device)).reshape(r, k * block)
+    best = scores.gather(1, cols).topk(k, dim=1, sorted=False).indices  # [R, k]
+    return cols.gather(1, best)
 
 
 def group_codes(groups) -> np.ndarray:
@@ -80,6 +103,7 @@ def cross_sequence_neighbors(
     device: str | torch.device | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     margin: int = 4,
+    block: int = BLOCK,
 ) -> np.ndarray:
     """``[N, k]`` int64: the k nearest rows of each row, among rows of *other* groups.
 
@@ -112,21 +136,26 @@ def cross_sequence_neighbors(
     dev = _device(device)
     xs = torch.as_tensor(x64, dtype=torch.float32, device=dev)  # [N, D]
     # Augmented keys: q'.k' = q.k - |k|^2/2, the negated squared distance up to |q|^2/2.
-    keys_t = torch.cat([xs, -0.5 * (xs * xs).sum(1, keepdim=True)], 1).T.contiguous()  # [D+1, N]
+    # Columns are padded to whole blocks (the padding scores -inf).
+    n_pad = -(-n // block) * block
+    keys_t = torch.zeros(x.shape[1] + 1, n_pad, device=dev)  # [D+1, Np]
+    keys_t[:-1, :n] = xs.T
+    keys_t[-1, :n] = -0.5 * (xs * xs).sum(1)
     queries = torch.cat([xs, torch.ones(n, 1, device=dev)], 1)  # [N, D+1]
-    rows = max(1, min(n, chunk_bytes // (4 * n)))
-    scores = torch.empty(rows, n, device=dev)  # reused buffer [rows, N]
+    rows = max(1, min(n, chunk_bytes // (4 * n_pad)))
+    scores = torch.empty(rows, n_pad, device=dev)  # reused buffer [rows, Np]
     cand = np.empty((n, num_cand), np.int64)
     for s in range(0, n, rows):
         e = min(n, s + rows)
-        sc = torch.mm(queries[s:e], keys_t, out=scores[: e - s])  # [c, N]
+        sc = torch.mm(queries[s:e], keys_t, out=scores[: e - s])  # [c, Np]
+        sc[:, n:] = -torch.inf
         # Mask each query's own group: rows of one group are contiguous, so are its columns.
         g0, g1 = codes_s[s], codes_s[e - 1]
         for g in range(g0, g1 + 1):
             r0, r1 = max(starts[g], s) - s, min(starts[g + 1], e) - s
             if r1 > r0:
                 sc[r0:r1, starts[g] : starts[g + 1]] = -torch.inf
-        cand[s:e] = sc.topk(num_cand, dim=1, sorted=False).indices.cpu().numpy()
+        cand[s:e] = _top_columns(sc, num_cand, block).cpu().numpy()
 
     # Exact float64 re-ranking; ties broken by the lower original index.
     out = np.empty((n, k), np.int64)
