@@ -67,22 +67,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from timecontrast.data.convert import convert_videos
 
     start = time.perf_counter()
-    result = convert_videos(
-        args.input_dir,
-        args.output_dir,
-        max_per_shard=args.max_per_shard,
-        resize_min_edge=args.resize_min_edge,
-        rotate=args.rotate,
-        rotate_if_matching=args.rotate_if_matching,
-        expected_views=args.expected_views or None,
-        max_views_discrepancy=args.max_views_discrepancy,
-        overwrite=args.overwrite,
-        workers=args.workers or None,
-        view_pattern=args.view_pattern,
-    )
+    with logging_redirect_tqdm():  # log lines above the progress bar, not through it
+        result = convert_videos(
+            args.input_dir,
+            args.output_dir,
+            max_per_shard=args.max_per_shard,
+            resize_min_edge=args.resize_min_edge,
+            rotate=args.rotate,
+            rotate_if_matching=args.rotate_if_matching,
+            expected_views=args.expected_views or None,
+            max_views_discrepancy=args.max_views_discrepancy,
+            overwrite=args.overwrite,
+            workers=args.workers or None,
+            view_pattern=args.view_pattern,
+        )
     seconds = time.perf_counter() - start
     rate = f" ({result.frames_encoded / seconds:.0f} frames/s)" if result.frames_encoded else ""
     print(
