@@ -17,7 +17,7 @@ from timecontrast.sim.appearance import AppearanceRandomizer
 from timecontrast.sim.cameras import CameraPlacement, check_model_cameras, check_views, place_cameras
 from timecontrast.sim.gl import import_mujoco
 from timecontrast.sim.render import SceneRenderer
-from timecontrast.sim.worlds import DEFAULT_WORLD, World, get_world
+from timecontrast.sim.worlds import DEFAULT_WORLD, Controller, World, get_world
 
 logger = logging.getLogger(__name__)
 
@@ -146,9 +146,7 @@ class WorldSimulator:
         controller = world.controller(policy, model, rng_policy, model.opt.timestep)
         self.appearance.apply(rng_look)
         placements = place_cameras(world.rig, views, rng_cameras, moving_camera)
-        for _ in range(round(world.warmup_seconds * self.fps) * self.substeps):
-            data.ctrl[:] = controller(data)
-            mj.mj_step(model, data)
+        self._advance(controller, round(world.warmup_seconds * self.fps) * self.substeps)
 
         frames = np.empty((views, length, self.size, self.size, 3), dtype=np.uint8)
         position = np.empty((length, model.nq))
@@ -159,9 +157,7 @@ class WorldSimulator:
         camera = mj.MjvCamera()
         for t in range(length):
             if t > 0:
-                for _ in range(self.substeps):
-                    data.ctrl[:] = controller(data)
-                    mj.mj_step(model, data)
+                self._advance(controller, self.substeps)
             mj.mj_forward(model, data)  # positions, contacts and the scene all at time t
             position[t], velocity[t] = data.qpos, data.qvel
             for key, value in world.labels(model, data).items():
@@ -186,6 +182,12 @@ class WorldSimulator:
             fps=self.fps,
         )
         return SimSequence(name=name, world=world.name, frames=frames, state=state)
+
+    def _advance(self, controller: Controller, steps: int) -> None:
+        """Run ``steps`` physics steps, asking the controller for an action before each."""
+        for _ in range(steps):
+            self.data.ctrl[:] = controller(self.data)
+            self._mujoco.mj_step(self.model, self.data)
 
     def close(self) -> None:
         self.renderer.close()
