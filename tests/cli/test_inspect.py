@@ -11,7 +11,7 @@ import pytest
 
 from timecontrast.cli.main import main
 from timecontrast.io.example import Example, feature_value
-from timecontrast.io.tfrecord import iter_records
+from timecontrast.io.tfrecord import iter_records, write_records
 from timecontrast.io.video import write_video
 
 
@@ -81,7 +81,7 @@ def test_pouring_layout_with_a_damaged_file(toy_dataset, tmp_path, capsys):
     shutil.copytree(toy_dataset / "train" / "records", root / "tfrecords" / "train")
     shutil.copytree(toy_dataset / "val" / "records", root / "tfrecords" / "val")
     shutil.copytree(toy_dataset / "val" / "labeled", root / "monolithic-labeled" / "val")
-    bad = root / "tfrecords" / "train" / "toy_0001.tfrecord"
+    bad = root / "tfrecords" / "train" / "toy_0000.tfrecord"  # the first file: the folder's kind comes from the next
     raw = bytearray(bad.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     bad.write_bytes(bytes(raw))
@@ -126,3 +126,14 @@ def test_bad_paths(tmp_path, capsys, name):
     empty.mkdir()
     assert main(["inspect", str(empty)]) == 2
     assert "holds no .tfrecord records" in capsys.readouterr().err
+
+
+def test_folder_of_unreadable_records(tmp_path, capsys):
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.tfrecord").write_text("not a record at all, but long enough")
+    (tmp_path / "other").mkdir()
+    write_records(tmp_path / "other" / "b.tfrecord", [b"\x0a\x00"])  # a valid message of neither kind
+    code, summary = inspect_json(capsys, tmp_path)
+    assert code == 1 and [g["kind"] for g in summary["groups"]] == ["unknown", "unknown"]
+    assert "a.tfrecord: record 0 has a corrupt length" in summary["problems"][0]
+    assert "b.tfrecord: record 0 is neither a sequence" in summary["problems"][1]

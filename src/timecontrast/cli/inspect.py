@@ -67,6 +67,26 @@ def record_kind(data: bytes) -> str:
     return "unknown"
 
 
+def _folder_kind(files: list[Path]) -> tuple[str, str]:
+    """The kind of the first readable record among ``files`` (damaged files are reported
+    when the folder is summarised), and why none was readable."""
+    from timecontrast.io.tfrecord import iter_records
+
+    why = f"{files[0]}: holds no records"
+    for f in files:
+        try:
+            first = next(iter(iter_records(f)), None)
+        except TimeContrastError as exc:
+            why = str(exc)
+            continue
+        if first is not None:
+            kind = record_kind(first)
+            if kind != "unknown":
+                return kind, ""
+            why = f"{f}: record 0 is neither a sequence (view0, view1, ...) nor a labeled frame (image/view0, ...)"
+    return "unknown", why
+
+
 def _summarize_sequences(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], list[str]]:
     from timecontrast.data.records import SequenceRecord
     from timecontrast.io.tfrecord import index_records
@@ -188,7 +208,6 @@ def _summarize_videos(root: Path) -> tuple[dict[str, Any], list[str]]:
 def summarize(path: str | os.PathLike) -> dict[str, Any]:
     """A JSON-ready description of everything under ``path`` (see the module docstring)."""
     from timecontrast.data.records import RECORD_SUFFIX
-    from timecontrast.io.tfrecord import iter_records
     from timecontrast.io.video import VIDEO_EXTENSIONS, probe_video
 
     root = Path(os.path.expanduser(str(path)))
@@ -232,19 +251,14 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
         for folder in sorted(record_dirs):
             files = record_dirs[folder]
             rel = folder.relative_to(root).as_posix() if root.is_dir() else folder.as_posix()
-            try:
-                first = next(iter(iter_records(files[0])), b"")
-                kind = record_kind(first) if first else "empty"
-            except TimeContrastError as exc:
-                summary["problems"].append(str(exc))
-                kind = "unknown"
+            kind, why = _folder_kind(files)
             group: dict[str, Any] = {"kind": kind, "path": rel, "num_files": len(files)}
             if kind == "sequences":
                 details, problems = _summarize_sequences(files, bar)
             elif kind == "labeled":
                 details, problems = _summarize_labeled(files, bar)
             else:
-                details, problems = {}, [f"{files[0]}: not a sequence or labeled-frame record ({kind})"]
+                details, problems = {}, [why]
                 bar.update(len(files))
             group.update(details)
             summary["groups"].append(group)
