@@ -5,7 +5,7 @@ Multiview Pouring download: tfrecords/train, tfrecords/val, monolithic-labeled/v
 a `tcn synth` dataset root (dataset.json, <split>/records, labeled, state, videos); a
 directory of <seq>_view<k> videos; or one video file. For sequence records it lists
 sequences, views, lengths and frame sizes; for labeled records the frame count, tasks,
-image keys and each label's class counts; for videos the views, frame counts and fps.
+views and each label's class counts; for videos the views, frame counts and fps.
 Every record is read and CRC-checked; damaged files are listed at the end and make the
 exit status 1.
 
