@@ -38,8 +38,8 @@ import numpy as np
 from tqdm import tqdm
 
 from timecontrast.data.records import RECORD_SUFFIX, SequenceRecord, encode_sequence_example
-from timecontrast.data.videos import DEFAULT_VIEW_PATTERN, VideoSequence, scan_video_sequences
-from timecontrast.errors import DataError, TimeContrastError, VideoError
+from timecontrast.data.videos import DEFAULT_VIEW_PATTERN, VideoSequence, scan_video_sequences, short_video_error
+from timecontrast.errors import DataError, TimeContrastError
 from timecontrast.io.jpeg import DEFAULT_QUALITY, encode_jpeg
 from timecontrast.io.tfrecord import TFRecordWriter
 from timecontrast.io.video import iter_video_frames
@@ -132,10 +132,7 @@ def video_jpegs(
     finally:
         frames.close()
     if len(out) < length:
-        raise VideoError(
-            f"{path}: ends after {len(out)} decodable frames, but its header promises at least {length}; "
-            "the file is damaged or truncated, re-encode it"
-        )
+        raise short_video_error(path, len(out), length)
     return out
 
 

@@ -49,6 +49,14 @@ def compile_view_pattern(view_pattern: str) -> re.Pattern[str]:
     return pattern
 
 
+def short_video_error(path: Path, decoded: int, promised: int) -> VideoError:
+    """The error for a video that decodes to fewer frames than its container promises."""
+    return VideoError(
+        f"{path}: ends after {decoded} decodable frames, but its header promises {promised}; "
+        "the file is damaged or truncated, re-encode it"
+    )
+
+
 class VideoSequence:
     """A multi-view sequence made of one video file per view (``paths[v]`` films view v).
 
@@ -105,10 +113,7 @@ class VideoSequence:
                 pos += 1
         except StopIteration:
             self._cursors.pop(view, None)
-            raise VideoError(
-                f"{self.paths[view]}: ends after {pos} decodable frames, but its header promises "
-                f"{self.view_lengths[view]}; the file is damaged or truncated, re-encode it"
-            ) from None
+            raise short_video_error(self.paths[view], pos, self.view_lengths[view]) from None
         self._cursors[view] = (it, pos, last)
         return last
 
