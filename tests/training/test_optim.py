@@ -48,7 +48,7 @@ def test_tf_rmsprop_matches_tensorflows_update():
         ms = 0.9 * ms + 0.1 * g * g
         mom = 0.9 * mom + lr * g / math.sqrt(ms + 1.0)  # epsilon inside the square root
         value -= mom
-        assert float(p) == pytest.approx(value, rel=1e-6)
+        assert float(p.detach()) == pytest.approx(value, rel=1e-6)
 
 
 def test_l2_penalty_is_half_the_sum_of_squares():

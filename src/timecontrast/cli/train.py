@@ -7,7 +7,7 @@ learning.max_step is the final step. Under torchrun every process trains on diff
 batches (DDP: NCCL on GPUs, Gloo on CPUs) and rank 0 writes the logs and checkpoints.
 
 Example:
-    tcn synth --outdir demo_data
+    tcn synth --world cartpole --split train=16,val=4 --output_dir demo_data
     tcn train --config_paths src/timecontrast/configs/demo.yaml --logdir runs/demo \\
         data.training=demo_data/train/records learning.max_step=2000
     tcn train --logdir runs/demo learning.max_step=4000        # resume and train further

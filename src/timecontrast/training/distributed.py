@@ -109,6 +109,17 @@ def broadcast_buffers(model: nn.Module, ctx: DistributedContext) -> None:
             dist.broadcast(buffer, src=0)
 
 
+def same_on_all_ranks(value: int, ctx: DistributedContext) -> bool:
+    """Whether every rank holds the same integer (e.g. the step each one resumed from)."""
+    if not ctx.distributed:
+        return True
+    low = torch.tensor([value], dtype=torch.int64, device=ctx.device)
+    high = low.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    return int(low) == int(high)
+
+
 def mean_across_ranks(value: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:
     """The mean of a scalar over all ranks (itself when alone); NaN anywhere gives NaN everywhere."""
     if not ctx.distributed:

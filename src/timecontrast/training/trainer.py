@@ -39,6 +39,7 @@ from timecontrast.training.distributed import (
     broadcast_buffers,
     init_distributed,
     mean_across_ranks,
+    same_on_all_ranks,
     shutdown_distributed,
     unwrap_model,
     wrap_model,
@@ -207,6 +208,11 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
     # -------------------------------------------------------------- restore
     step, last_checkpoint = _restore(checkpoint_dir, model, optimizer, scaler, ctx.is_main)
     start_step = step
+    if not same_on_all_ranks(step, ctx):
+        raise TrainingError(
+            f"rank {ctx.rank} resumed from step {step} but other ranks from another step; every process must "
+            f"see the same {checkpoint_dir} (a shared filesystem, or copy it to every machine)"
+        )
     batches = build_batches(
         cfg, model, sequences, train=True, rank=ctx.rank, start_batch=step, with_raw=image_summaries and ctx.is_main
     )
