@@ -135,6 +135,8 @@ def test_gif_and_png_exports(tmp_path, rng):
     gif = write_imitation_gif(tmp_path / "a.gif", renderer, fps=5, every=2)
     with Image.open(gif) as img:
         assert img.n_frames == 5 and img.size == (renderer.layout.width, renderer.layout.height)
+        img.seek(1)  # the frame of t = 2, through a shared 128-colour palette
+        assert np.abs(np.asarray(img.convert("RGB"), float) - renderer.frame(2)).mean() < 4
     paths = save_frames_png(tmp_path, renderer, [0, 8])
     assert [p.name for p in paths] == ["qs0v1_ims1v0_t00000.png", "qs0v1_ims1v0_t00008.png"]
     with Image.open(paths[1]) as img:

@@ -230,27 +230,36 @@ def write_imitation_video(
     return Path(path)
 
 
-def write_gif(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float, scale: float = 1.0) -> Path:
-    """Animated GIF (loops forever) of ``[H, W, 3]`` uint8 frames, e.g. for a README."""
+def write_gif(
+    path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float, scale: float = 1.0, colours: int = 128
+) -> Path:
+    """Animated GIF (loops forever) of ``[H, W, 3]`` uint8 frames, e.g. for a README.
+
+    All frames share one palette of ``colours`` colours taken from a few of them, without
+    dithering, which keeps the file small (a per-frame dithered palette is 2-3x larger).
+    """
     images = []
     for f in frames:
         img = Image.fromarray(f)
         if scale != 1.0:
-            img = img.resize(
-                (max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS
-            )
+            size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+            img = img.resize(size, Image.Resampling.LANCZOS)
         images.append(img)
     if not images:
         raise DataError(f"{path}: no frames to write")
+    picks = [images[i] for i in sorted({0, len(images) // 3, 2 * len(images) // 3, len(images) - 1})]
+    montage = Image.fromarray(np.concatenate([np.asarray(im) for im in picks], axis=0))
+    palette = montage.quantize(colors=colours, dither=Image.Dither.NONE)
+    indexed = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
     with atomic_path(path) as tmp:
-        images[0].save(
+        indexed[0].save(
             tmp,
             format="GIF",
             save_all=True,
-            append_images=images[1:],
+            append_images=indexed[1:],
             duration=round(1000 / fps),
             loop=0,
-            optimize=False,
+            optimize=True,
         )
     return Path(path)
 
