@@ -194,11 +194,14 @@ def test_gradient_clipping_and_l2_settings_change_training(make_config, tmp_path
     assert reg_none == 0 and reg_big > 1000 * reg_default > 0
 
 
-def test_amp_on_cpu_is_ignored_with_a_warning(make_config, tmp_path, caplog):
+def test_amp_on_cpu_is_ignored_with_a_warning_and_channels_last_applies(make_config, tmp_path, caplog):
+    cfg = make_config("mvtcn", "runtime.amp=bf16", "runtime.channels_last=true", "learning.max_step=2")
     with caplog.at_level(logging.WARNING):
-        result = train(make_config("mvtcn", "runtime.amp=bf16", "learning.max_step=2"), tmp_path, device="cpu")
+        result = train(cfg, tmp_path, device="cpu")
     assert "needs a GPU" in caplog.text
     assert all(p.dtype == torch.float32 for p in result.model.parameters())
+    conv_weights = [p for p in result.model.parameters() if p.dim() == 4]
+    assert conv_weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in conv_weights)
 
 
 def test_tensorboard_scalars_and_image_summaries_use_the_original_tags(make_config, tmp_path):
