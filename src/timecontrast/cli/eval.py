@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     logdir = Path(args.logdir).expanduser()
     device = resolve_device(args.device or cfg.runtime.device)
+    if cfg.runtime.num_threads > 0:
+        torch.set_num_threads(cfg.runtime.num_threads)
     torch.manual_seed(cfg.seed)
     model = build_embedder(cfg).to(device)
     metric_loss = build_metric_loss(cfg)
