@@ -9,7 +9,7 @@ import torch
 from timecontrast.config import config_to_dict, load_config
 from timecontrast.data.records import open_sequences
 from timecontrast.data.samplers import clip_indices
-from timecontrast.errors import CheckpointError, DataError
+from timecontrast.errors import CheckpointError, DataError, DependencyError
 from timecontrast.inference import Embedder
 from timecontrast.models import build_embedder, save_checkpoint
 
@@ -147,3 +147,19 @@ def test_checkpoint_selection_and_strict_loading(tmp_path):
     save_checkpoint(tmp_path / "bad" / "ckpt-000000009.pt", state | {"step": 9})
     with pytest.raises(CheckpointError, match="missing keys"):
         Embedder.from_checkpoint(tmp_path / "bad" / "ckpt-000000009.pt")
+
+
+def test_pretrained_trunk_baseline_from_a_local_weights_file(tmp_path):
+    cfg = load_config(None, None, SMALL)
+    trained = Embedder.untrained(cfg, seed=2)
+    weights = tmp_path / "trunk.pt"
+    torch.save(trained.model.trunk.state_dict(), weights)
+    baseline = Embedder.pretrained_trunk(
+        load_config(None, None, [*SMALL, f"small_conv.pretrained_checkpoint={weights}"])
+    )
+    x = np.random.default_rng(2).integers(0, 255, size=(3, 32, 32, 3), dtype=np.uint8)
+    with torch.no_grad():
+        pooled = trained.model.trunk(trained.transform(x)).mean(dim=(2, 3)).numpy()  # [3, 16]
+    np.testing.assert_allclose(baseline.embed_images(x), pooled, atol=1e-5)
+    with pytest.raises(DependencyError, match="no pretrained trunk"):
+        Embedder.pretrained_trunk(cfg)  # small_conv without a weights file

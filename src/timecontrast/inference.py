@@ -62,13 +62,23 @@ class SequenceEmbeddings(NamedTuple):
 
 
 def resolve_device(device: str | torch.device | None, cfg: DictConfig | None = None) -> torch.device:
-    """``device`` or ``runtime.device`` ("auto": CUDA when available, else CPU)."""
+    """``device``, else ``runtime.device`` of ``cfg`` ("auto": CUDA when available, else CPU).
+
+    An explicit CUDA ``device`` without CUDA is an error; a CUDA ``runtime.device`` from a
+    config (e.g. of a run trained elsewhere) falls back to the CPU with a warning.
+    """
     name = str(device) if device is not None else (str(cfg.runtime.device) if cfg is not None else "auto")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device '{name}' is not a torch device; use cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DependencyError(f"device '{name}' was asked for but CUDA is not available; use --device cpu")
+        if device is not None:
+            raise DependencyError(f"device '{name}' was asked for but CUDA is not available; use --device cpu")
+        log.warning("runtime.device is '%s' but CUDA is not available; embedding on the CPU", name)
+        return torch.device("cpu")
     return dev
 
 
