@@ -87,8 +87,12 @@ def run_metric(
     print_report: Callable,
 ) -> int:
     """Evaluate checkpoints as the flags say; print each report as it comes."""
+    import torch
+
     from timecontrast.evaluation.runner import evaluate_checkpoints
 
+    if cfg.runtime.num_threads > 0:
+        torch.set_num_threads(cfg.runtime.num_threads)
     outdir = Path(args.outdir) if args.outdir else run_dir(args.checkpointdir) / "evaluation"
     interval = args.interval if args.interval is not None else float(cfg.val.eval_interval_secs)
     reports = evaluate_checkpoints(

@@ -107,7 +107,13 @@ def evaluate_checkpoints(
     baseline_results: list[Evaluation] | None = None
     for step, path in todo:
         log.info("%s: evaluating %s", metric, path)
-        embedder = Embedder.from_checkpoint(path, device=device)
+        try:
+            embedder = Embedder.from_checkpoint(path, device=device)
+        except CheckpointError as exc:
+            if checkpoint_iter is None and not Path(path).exists():  # removed meanwhile (checkpoint.num_to_keep)
+                log.warning("skipping %s: %s", path, exc)
+                continue
+            raise
         result = evaluate(embedder)
         scalars = result.scalars()
         summaries.write_scalars(outdir, metric, step, scalars)
