@@ -7,7 +7,7 @@ import pytest
 
 from timecontrast.errors import DataError
 from timecontrast.evaluation.alignment import alignment_error, sequence_alignment_errors
-from timecontrast.evaluation.neighbors import nearest_frames
+from timecontrast.evaluation.neighbors import nearest_frames, nearest_frames_batched
 
 
 def _reference_pair(a: np.ndarray, b: np.ndarray) -> float:
@@ -77,6 +77,12 @@ def test_nearest_frames_chunked_equals_brute_force_with_ties():
     ref_ba = [int(np.argmin(((a - y) ** 2).sum(1))) for y in b]
     assert a_to_b.tolist() == ref_ab
     assert b_to_a.tolist() == ref_ba
+    # The batched form (many sequences in one product, in chunks of 2) agrees pair by pair.
+    a3, b3 = np.stack([a, a[::-1], a + 1]), np.stack([b, b, b[::-1]])
+    ab3, ba3 = nearest_frames_batched(a3, b3, chunk_bytes=8 * 50 * 35 * 2)
+    for k in range(3):
+        assert ab3[k].tolist() == [int(np.argmin(((b3[k] - x) ** 2).sum(1))) for x in a3[k]]
+        assert ba3[k].tolist() == [int(np.argmin(((a3[k] - y) ** 2).sum(1))) for y in b3[k]]
 
 
 def test_bad_shapes_are_errors():

@@ -20,28 +20,43 @@ import numpy as np
 import torch
 
 from timecontrast.errors import DataError
-from timecontrast.evaluation.neighbors import nearest_frames
+from timecontrast.evaluation.neighbors import DEFAULT_CHUNK_BYTES, nearest_frames, nearest_frames_batched
+
+
+def _check(embeddings: np.ndarray, name: str) -> np.ndarray:
+    e = np.asarray(embeddings)
+    if e.ndim != 3:
+        raise DataError(f"{name}: alignment needs embeddings [views, T, D], got shape {e.shape}")
+    if e.shape[0] < 2 or e.shape[1] < 1:
+        raise DataError(
+            f"{name}: alignment needs at least 2 views and 1 frame, got {e.shape[0]} views of {e.shape[1]} frames"
+        )
+    return e
+
+
+def batch_alignment_errors(embeddings: np.ndarray, device: str | torch.device | None = None) -> np.ndarray:
+    """``[S, V, V]`` errors of S sequences of equal shape ``[S, V, T, D]``; ``[s, i, j]``
+    matches view i's frames in view j (diagonal NaN)."""
+    e = np.asarray(embeddings)
+    s, v, t, _ = e.shape
+    steps = np.arange(t)
+    out = np.full((s, v, v), np.nan)
+    for i in range(v):
+        for j in range(i + 1, v):
+            if t * t * 8 > DEFAULT_CHUNK_BYTES:  # long sequences: row chunks of one pair at a time
+                pairs = [nearest_frames(e[k, i], e[k, j], device=device) for k in range(s)]
+                i_to_j, j_to_i = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+            else:
+                i_to_j, j_to_i = nearest_frames_batched(e[:, i], e[:, j], device=device)  # [S, T] each
+            out[:, i, j] = np.abs(steps - i_to_j).mean(axis=1) / t
+            out[:, j, i] = np.abs(steps - j_to_i).mean(axis=1) / t
+    return out
 
 
 def sequence_alignment_errors(embeddings: np.ndarray, device: str | torch.device | None = None) -> np.ndarray:
-    """``[V, V]`` errors of one sequence; ``[i, j]`` matches view i's frames in view j (diagonal NaN).
-
-    ``embeddings``: ``[V, T, D]``.
-    """
-    e = np.asarray(embeddings)
-    if e.ndim != 3:
-        raise DataError(f"alignment needs embeddings [views, T, D], got shape {e.shape}")
-    v, t, _ = e.shape
-    if v < 2 or t < 1:
-        raise DataError(f"alignment needs at least 2 views and 1 frame, got {v} views of {t} frames")
-    steps = np.arange(t)
-    out = np.full((v, v), np.nan)
-    for i in range(v):
-        for j in range(i + 1, v):
-            i_to_j, j_to_i = nearest_frames(e[i], e[j], device=device)  # [T], [T]
-            out[i, j] = np.abs(steps - i_to_j).mean() / t
-            out[j, i] = np.abs(steps - j_to_i).mean() / t
-    return out
+    """``[V, V]`` errors of one sequence ``[V, T, D]``; ``[i, j]`` matches view i's frames in
+    view j (diagonal NaN)."""
+    return batch_alignment_errors(_check(embeddings, "sequence")[None], device)[0]
 
 
 @dataclass
@@ -81,12 +96,29 @@ def alignment_error(
     Sequences may differ in length; the view count may differ too (pairs average over
     the sequences that have both views).
     """
-    per_seq: dict[str, np.ndarray] = {}
+    per_seq: dict[str, np.ndarray | None] = {}
+    # Sequences of one shape are batched; a bucket is flushed once its distances would
+    # fill DEFAULT_CHUNK_BYTES, which also bounds the embeddings held in memory.
+    buckets: dict[tuple[int, ...], list[tuple[str, np.ndarray]]] = {}
+
+    def flush(shape: tuple[int, ...]) -> None:
+        items = buckets.pop(shape)
+        errors = batch_alignment_errors(np.stack([emb for _, emb in items]), device)
+        for (name, _), err in zip(items, errors):
+            per_seq[name] = err
+
     for idx, item in enumerate(sequences):
         name, emb = item if isinstance(item, tuple) else (f"sequence_{idx}", item)
         if name in per_seq:
             name = f"{name}#{idx}"
-        per_seq[name] = sequence_alignment_errors(emb, device=device)
+        emb = _check(emb, name)
+        per_seq[name] = None  # keeps the input order
+        bucket = buckets.setdefault(emb.shape, [])
+        bucket.append((name, emb))
+        if len(bucket) * emb.shape[1] ** 2 * 8 >= DEFAULT_CHUNK_BYTES:
+            flush(emb.shape)
+    for shape in list(buckets):
+        flush(shape)
     if not per_seq:
         raise DataError("alignment needs at least one sequence; check the records path (data.validation)")
     forward, both = [], []

@@ -66,6 +66,31 @@ def nearest_frames(
     return a_to_b.cpu().numpy(), b_to_a.cpu().numpy()
 
 
+def nearest_frames_batched(
+    a: np.ndarray, b: np.ndarray, device: str | torch.device | None = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest_frames` for S pairs at once: ``a`` [S, Na, D], ``b`` [S, Nb, D] ->
+    ``(a_to_b [S, Na], b_to_a [S, Nb])``.
+
+    One batched matrix product per chunk of pairs instead of a few small operations per
+    pair (small operations cost more in thread synchronisation than in arithmetic).
+    """
+    dev = _device(device)
+    qa = torch.as_tensor(np.asarray(a, np.float64), device=dev)  # [S, Na, D]
+    kb = torch.as_tensor(np.asarray(b, np.float64), device=dev)  # [S, Nb, D]
+    s, na, nb = qa.shape[0], qa.shape[1], kb.shape[1]
+    per = max(1, chunk_bytes // (8 * max(1, na * nb)))
+    a_to_b = np.empty((s, na), np.int64)
+    b_to_a = np.empty((s, nb), np.int64)
+    for c in range(0, s, per):
+        qc, kc = qa[c : c + per], kb[c : c + per]
+        d = torch.bmm(qc, kc.transpose(1, 2)).mul_(-2.0)  # [c, Na, Nb]
+        d.add_((kc * kc).sum(2).unsqueeze(1)).add_((qc * qc).sum(2).unsqueeze(2))
+        a_to_b[c : c + per] = d.min(dim=2).indices.cpu().numpy()  # first minimum
+        b_to_a[c : c + per] = d.min(dim=1).indices.cpu().numpy()
+    return a_to_b, b_to_a
+
+
 BLOCK = 128  # columns per block of the two-stage top-k selection
 
 

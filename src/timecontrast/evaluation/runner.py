@@ -148,7 +148,7 @@ def _baseline(
         else:
             embedder = Embedder.pretrained_trunk(cfg, device=device)
     except DependencyError as exc:
-        log.warning("baseline %s skipped: %s", name, exc)
+        log.info("baseline %s skipped: %s", name, exc)
         return Evaluation(name, None, None, note=f"not available: {exc}")
     log.info("%s baseline: %s", name, embedder)
     return Evaluation(name, None, evaluate(embedder))
