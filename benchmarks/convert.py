@@ -6,8 +6,7 @@ prints frames/s (one frame = one view at one timestep) of:
 - the bound: decode + JPEG-encode the same frames, one after the other, in one thread;
 - the convert code path (`convert_videos`, what `tcn convert` runs: one decode+encode
   task per video, records written as sequences complete) with 1 and 2 workers, on
-  threads and on processes (`tcn convert` uses a thread for one worker, processes for
-  more);
+  threads (the default) and on processes (`tcn convert --processes`);
 
 and random single-frame reads per second from a 400-frame 2-view shard (read + JPEG
 decode, and read only), plus the time to open (index) the shard.
@@ -110,9 +109,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smaller set (2 sequences x 60 frames)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds; each row reports its best round")
+    parser.add_argument("--sequences", type=int, default=4, help="2-view sequences to generate")
+    parser.add_argument("--frames", type=int, default=150, help="frames per view and sequence")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    num_sequences, num_frames = (2, 60) if args.quick else (4, 150)
+    num_sequences, num_frames = (2, 60) if args.quick else (args.sequences, args.frames)
     shard_frames = 100 if args.quick else 400
 
     with tempfile.TemporaryDirectory(prefix="tcn-bench-convert-") as tmp:

@@ -20,8 +20,8 @@ H, W = 24, 32
 
 
 def convert(*args, **kwargs):
-    """convert_videos on threads (a process pool takes a second to start) and without a bar."""
-    return convert_videos(*args, **{"parallel": "threads", "progress": False, **kwargs})
+    """convert_videos without a progress bar."""
+    return convert_videos(*args, **{"progress": False, **kwargs})
 
 
 def view_frames(n: int, view: int) -> np.ndarray:

@@ -13,12 +13,12 @@ longer than ``max_per_shard``. Differences from the original, on purpose:
 - an existing output is kept only when its task, length, views and frame size match.
 
 Work is split into one task per video (a view of a sequence): decode it front to back
-and JPEG-encode each frame. ``workers`` tasks run at once, on a process pool when there
-are several workers (measured faster than threads in ``benchmarks/convert.py``: FFmpeg
-and Pillow release the GIL, but not for the whole frame) and in a thread otherwise; the
-main thread writes the records of each sequence once all its views are done. Memory
-holds the JPEGs of the sequences in flight (about 60 KB per 640x360 frame); shard long
-recordings or convert them in parts.
+and JPEG-encode each frame. ``workers`` tasks run at once on a thread pool (FFmpeg and
+Pillow release the GIL while they work) or a process pool (no GIL at all, but about a
+second to start; ``benchmarks/convert.py`` measured both equally fast on 2 cores once
+that is amortised); the main thread writes the records of each sequence once all its
+views are done. Memory holds the JPEGs of the sequences in flight (about 60 KB per
+640x360 frame); shard long recordings or convert them in parts.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def convert_videos(
     max_views_discrepancy: int = 100,
     overwrite: bool = False,
     workers: int | None = None,
-    parallel: str = "auto",
+    parallel: str = "threads",
     view_pattern: str = DEFAULT_VIEW_PATTERN,
     quality: int = DEFAULT_QUALITY,
     progress: bool = True,
@@ -246,8 +246,8 @@ def convert_videos(
     ``result.failed`` and the others go on; nothing of it is written. ``rotate``
     (degrees clockwise) applies to every video, or only to those whose path matches
     the regex ``rotate_if_matching``. ``workers`` videos are decoded and encoded at
-    once (default: the number of CPUs), on ``parallel`` = ``"threads"``,
-    ``"processes"`` or ``"auto"`` (processes for several workers, else a thread).
+    once (default: the number of CPUs), on ``parallel`` = ``"threads"`` or
+    ``"processes"``.
     ``on_sequence(name, status)`` is called once per sequence with status ``written``,
     ``skipped`` or ``failed``.
     """
@@ -268,10 +268,8 @@ def convert_videos(
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise DataError(f"--workers {workers}: must be at least 1")
-    if parallel not in ("auto", "threads", "processes"):
-        raise DataError(f"parallel={parallel!r}: use 'auto', 'threads' or 'processes'")
-    if parallel == "auto":
-        parallel = "processes" if workers > 1 else "threads"
+    if parallel not in ("threads", "processes"):
+        raise DataError(f"parallel={parallel!r}: use 'threads' or 'processes'")
     out_root = Path(os.path.expanduser(str(output_dir)))
     sequences, problems = scan_video_sequences(input_dir, expected_views, view_pattern)
     if not sequences and not problems:
