@@ -152,7 +152,13 @@ def _count_in_worker(n: int) -> None:
 def _make_pool(parallel: str, workers: int, bar: tqdm) -> tuple[Executor, Callable[[int], object], Callable[[], None]]:
     """The executor, the progress callback its tasks call, and a function that refreshes ``bar``."""
     if parallel == "threads":
-        return ThreadPoolExecutor(workers, "convert"), bar.update, lambda: None
+        lock = threading.Lock()  # tqdm.update is not atomic across threads
+
+        def count(n: int) -> None:
+            with lock:
+                bar.update(n)
+
+        return ThreadPoolExecutor(workers, "convert"), count, lambda: None
     ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
     counter = ctx.Value("q", 0)
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(counter,))
@@ -293,8 +299,8 @@ def convert_videos(
             return
         result.frames_encoded += frames
         result.written.extend(job.paths)
-        logger.info("%s: %d frames x %d views -> %d file(s)", job.seq.name, job.seq.length, job.seq.num_views,
-                    len(job.paths))  # fmt: skip
+        seq = job.seq
+        logger.info("%s: %d frames x %d views -> %d file(s)", seq.name, seq.length, seq.num_views, len(job.paths))
         if on_sequence is not None:
             on_sequence(job.seq.name, "written")
 
