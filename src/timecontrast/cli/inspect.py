@@ -54,11 +54,13 @@ def record_kind(data: bytes) -> str:
     ``Example.features`` and ``SequenceExample.context`` are both field 1 on the wire, so
     parsing as a SequenceExample reads either kind.
     """
+    from google.protobuf.message import DecodeError
+
     from timecontrast.io.example import SequenceExample
 
     try:
         ex = SequenceExample.FromString(data)
-    except Exception:  # not a protobuf message at all
+    except DecodeError:  # not a protobuf message at all
         return "unknown"
     if any(_VIEW_KEY.match(k) for k in ex.feature_lists.feature_list):
         return "sequences"

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
+
 from timecontrast.data.records import find_record_files
 from timecontrast.errors import RecordError
 from timecontrast.io.example import Example, SequenceExample, bytes_feature, feature_value, int64_feature
@@ -101,7 +103,7 @@ def decode_labeled_example(
 def _is_sequence_example(data: bytes) -> bool:
     try:
         return bool(SequenceExample.FromString(data).feature_lists.feature_list)
-    except Exception:  # not parseable as one either
+    except DecodeError:  # not parseable as one either
         return False
 
 
