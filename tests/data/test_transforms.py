@@ -162,3 +162,27 @@ def test_bad_augmentation_settings_name_the_key():
         TrainTransform(8, 8, MEAN, STD, maxscale=0.5)
     with pytest.raises(ConfigError, match="proportion_scaled_up"):
         TrainTransform(8, 8, MEAN, STD, proportion_scaled_up=2.0)
+
+
+def test_batched_augmentation_equals_torchvision_item_by_item():
+    from torchvision.transforms.v2 import functional as F
+
+    t = TrainTransform(16, 16, MEAN, STD, minscale=0.7, maxscale=2.0, fast_mode=False)
+    rng = np.random.default_rng(0)
+    items = [rng.integers(0, 255, (2, 24, 20 + 4 * i, 3), dtype=np.uint8) for i in range(10)]  # sizes differ
+    g = torch.Generator().manual_seed(1)
+    augs = [t.sample(item.shape[1], item.shape[2], g) for item in items]
+    batched = t.apply_many(items, augs)  # [10, 2, 3, 16, 16]
+    ops = {
+        "brightness": lambda x, a: (x + a.brightness_delta).clamp(0, 1),
+        "saturation": lambda x, a: F.adjust_saturation(x, a.saturation_factor),
+        "hue": lambda x, a: F.adjust_hue(x, a.hue_delta),
+        "contrast": lambda x, a: F.adjust_contrast(x, a.contrast_factor),
+    }
+    for item, aug, out in zip(items, augs, batched):
+        b = aug.box
+        x = torch.from_numpy(item).permute(0, 3, 1, 2)
+        x = F.resized_crop(x, b.top, b.left, b.size, b.size, [16, 16], antialias=True).float() / 255
+        for op in aug.color_order:
+            x = ops[op](x, aug)
+        torch.testing.assert_close(out, F.normalize(x.clamp(0, 1), list(MEAN), list(STD)), atol=1e-5, rtol=0)

@@ -100,15 +100,17 @@ class SequenceBatches(IterableDataset):
                 out.append(cache[key])
             return np.stack(out)
 
-        items, raws = [], []
-        for seq, view, t in zip(plan.sequence.tolist(), plan.view.tolist(), plan.timestep.tolist()):
-            clip = frames(seq, view, t)
-            x = self.transform(clip, generator)  # [K, 3, h, w]
-            items.append(x if self.num_frames > 1 else x[0])
-            if self.raw_transform is not None:
-                raws.append(self.raw_transform.uint8(clip[-1])[0])
+        clips = [frames(*item) for item in zip(plan.sequence.tolist(), plan.view.tolist(), plan.timestep.tolist())]
+        if isinstance(self.transform, TrainTransform):  # one draw per item: anchor and positive independent
+            augs = [self.transform.sample(c.shape[1], c.shape[2], generator) for c in clips]
+            images = self.transform.apply_many(clips, augs)  # [B, K, 3, h, w]
+        else:
+            images = torch.stack([self.transform(c) for c in clips])  # [B, K, 3, h, w]
+        if self.num_frames == 1:
+            images = images[:, 0]  # [B, 3, h, w]
+        raws = [self.raw_transform.uint8(c[-1])[0] for c in clips] if self.raw_transform is not None else []
         batch: Batch = {
-            "images": torch.stack(items),  # [B, 3, h, w] or [B, K, 3, h, w]
+            "images": images,  # [B, 3, h, w] or [B, K, 3, h, w]
             "labels": torch.from_numpy(plan.label),
             "timesteps": torch.from_numpy(plan.timestep),
             "sequence_ids": torch.from_numpy(plan.sequence),

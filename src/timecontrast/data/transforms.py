@@ -180,6 +180,38 @@ def _randint(generator: torch.Generator, low: int, high: int) -> int:
     return int(torch.randint(low, high + 1, (), generator=generator))
 
 
+def _per_item(values: list[float], like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(values, dtype=like.dtype).view(-1, *([1] * (like.dim() - 1)))  # [n, 1, 1, 1, 1]
+
+
+def _grayscale(x: torch.Tensor) -> torch.Tensor:
+    """``[..., 3, h, w]`` into ``[..., 1, h, w]`` with torchvision's weights."""
+    r, g, b = x.unbind(dim=-3)
+    return r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114).unsqueeze(-3)
+
+
+def _jitter(x: torch.Tensor, augs: Sequence[Augmentation], order: tuple[str, ...]) -> torch.Tensor:
+    """Colour jitter of ``[n, K, 3, h, w]`` floats in [0, 1], each item with its own factors.
+
+    The formulas of torchvision's ``adjust_saturation``/``adjust_contrast`` (blend with the
+    grayscale image / its per-frame mean, then clamp), vectorised over items; brightness is
+    additive as ``tf.image.random_brightness``; hue goes through ``adjust_hue`` item by item.
+    """
+    for op in order:
+        if op == "brightness":
+            x = (x + _per_item([a.brightness_delta for a in augs], x)).clamp_(0.0, 1.0)
+        elif op == "saturation":
+            f = _per_item([a.saturation_factor for a in augs], x)
+            x = (x * f + _grayscale(x) * (1.0 - f)).clamp_(0.0, 1.0)
+        elif op == "contrast":
+            f = _per_item([a.contrast_factor for a in augs], x)
+            mean = _grayscale(x).mean(dim=(-3, -2, -1), keepdim=True)  # [n, K, 1, 1, 1] per frame
+            x = (x * f + mean * (1.0 - f)).clamp_(0.0, 1.0)
+        else:
+            x = torch.stack([F.adjust_hue(item, a.hue_delta) for item, a in zip(x, augs, strict=True)])
+    return x
+
+
 class TrainTransform:
     """Training augmentation: scale (zoom in/out), resize, colour jitter, clip, normalise.
 
@@ -268,20 +300,25 @@ class TrainTransform:
     # -- the use
     def apply(self, frames: np.ndarray | torch.Tensor, aug: Augmentation) -> torch.Tensor:
         """``[K, H, W, 3]`` uint8 into float32 ``[K, 3, height, width]`` with the draw ``aug``."""
-        x, _ = as_frames_tensor(frames)  # [K, 3, H, W] uint8
-        b = aug.box
-        x = F.resized_crop(x, b.top, b.left, b.size, b.size, [self.height, self.width], antialias=True)
-        x = F.to_dtype(x.contiguous(), torch.float32, scale=True)  # [K, 3, h, w] in [0, 1]
-        for op in aug.color_order:
-            if op == "brightness":
-                # Additive, as tf.image.random_brightness (torchvision's brightness multiplies).
-                x = (x + aug.brightness_delta).clamp_(0.0, 1.0)
-            elif op == "saturation":
-                x = F.adjust_saturation(x, aug.saturation_factor)
-            elif op == "hue":
-                x = F.adjust_hue(x, aug.hue_delta)
-            else:
-                x = F.adjust_contrast(x, aug.contrast_factor)
+        return self.apply_many([frames], [aug])[0]
+
+    def apply_many(self, items: Sequence[np.ndarray | torch.Tensor], augs: Sequence[Augmentation]) -> torch.Tensor:
+        """Items ``[K, H, W, 3]`` uint8 (sizes may differ), one draw each, into ``[B, K, 3, height, width]``.
+
+        The crops are per item; colour and normalisation run on the whole batch at once
+        (same result as item by item, fewer small operations).
+        """
+        crops = []
+        for frames, aug in zip(items, augs, strict=True):
+            x, _ = as_frames_tensor(frames)  # [K, 3, H, W] uint8
+            b = aug.box
+            crops.append(F.resized_crop(x, b.top, b.left, b.size, b.size, [self.height, self.width], antialias=True))
+        x = F.to_dtype(torch.stack(crops), torch.float32, scale=True)  # [B, K, 3, h, w] in [0, 1]
+        for order in dict.fromkeys(aug.color_order for aug in augs):  # each colour order, in first-seen order
+            if not order:
+                continue
+            index = [i for i, aug in enumerate(augs) if aug.color_order == order]
+            x[index] = _jitter(x[index], [augs[i] for i in index], order)
         return _normalise(x.clamp_(0.0, 1.0), self.mean, self.std)
 
     def __call__(self, frames: np.ndarray | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
