@@ -53,5 +53,5 @@ def test_tf_rmsprop_matches_tensorflows_update():
 
 def test_l2_penalty_is_half_the_sum_of_squares():
     a, b = nn.Parameter(torch.tensor([1.0, 2.0])), nn.Parameter(torch.tensor([[3.0]]))
-    assert float(l2_penalty([a, b])) == pytest.approx((1 + 4 + 9) / 2)
+    assert float(l2_penalty([a, b]).detach()) == pytest.approx((1 + 4 + 9) / 2)
     assert float(l2_penalty([])) == 0.0
