@@ -94,6 +94,30 @@ def test_pickles_for_dataloader_workers(record):
     assert clone.jpeg(2, 5) == record[1][2][5]
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_readers_do_not_share_a_file_offset(record):
+    """DataLoader workers forked from a process that already read frames: parent and child
+    read at the same time without moving each other's position."""
+    import multiprocessing as mp
+
+    path, views = record
+    rec = SequenceRecord(path)
+    rec.jpeg(0, 0)  # the parent's file is open before the fork
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+
+    def child():
+        ok = all(rec.jpeg(v, t) == views[v][t] for _ in range(200) for v in range(3) for t in range(7))
+        queue.put(ok)
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    ok_parent = all(rec.jpeg(v, t) == views[v][t] for _ in range(200) for v in range(3) for t in (6, 0, 3))
+    ok_child = queue.get(timeout=60)
+    proc.join(timeout=60)
+    assert ok_parent and ok_child
+
+
 def test_several_records_in_one_file(tmp_path):
     a, b = make_views(2, 3), make_views(2, 5)
     path = tmp_path / "two.tfrecord"

@@ -205,17 +205,32 @@ class SequenceRecord:
                 )
             self._spans = self._spans[:num_views]
         self._fh = None
+        self._fh_pid: int | None = None
 
-    # The file handle is opened lazily so the object pickles into DataLoader workers.
+    # The file is opened lazily so the object pickles into DataLoader workers, and reopened
+    # in a forked child: a descriptor inherited through fork shares its file offset with
+    # the parent, so positioned reads (os.pread) are used and never move an offset.
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_fh"] = None
         return state
 
     def _file(self):
-        if self._fh is None:
+        if self._fh is None or self._fh_pid != os.getpid():
             self._fh = open(self.path, "rb")  # noqa: SIM115 - kept open for random access
+            self._fh_pid = os.getpid()
         return self._fh
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        fh = self._file()
+        if hasattr(os, "pread"):
+            data = os.pread(fh.fileno(), size, offset)
+        else:  # no positioned reads (Windows): seek + read
+            fh.seek(offset)
+            data = fh.read(size)
+        if len(data) != size:
+            raise RecordError(f"{self.path}: file ends inside a frame at byte {offset}; was it truncated?")
+        return data
 
     def close(self) -> None:
         if self._fh is not None:
@@ -224,7 +239,7 @@ class SequenceRecord:
 
     def __del__(self) -> None:
         fh = getattr(self, "_fh", None)
-        if fh is not None:
+        if fh is not None and getattr(self, "_fh_pid", None) == os.getpid():
             fh.close()
 
     @property
@@ -239,9 +254,7 @@ class SequenceRecord:
         """The stored JPEG bytes of frame ``t`` of ``view``."""
         check_index(self, view, t)
         start, end = self._spans[view][t]
-        fh = self._file()
-        fh.seek(self._offset + start)
-        return fh.read(end - start)
+        return self._read_at(self._offset + start, end - start)
 
     def frame(self, view: int, t: int) -> np.ndarray:
         return decode_jpeg(self.jpeg(view, t), f"{self.path} (view {view}, frame {t})")
