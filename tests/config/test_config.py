@@ -107,3 +107,15 @@ def test_default_yaml_matches_schema_and_comments_every_key():
 def test_every_shipped_config_loads(name):
     cfg = load_config(str(CONFIG_DIR / name))
     assert cfg.embedding_size >= 1
+
+
+def test_packaged_configs_by_bare_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    by_name = load_config("demo.yaml,demo_mftcn")
+    by_path = load_config(f"{CONFIG_DIR / 'demo.yaml'},{CONFIG_DIR / 'demo_mftcn.yaml'}")
+    assert OmegaConf.to_container(by_name) == OmegaConf.to_container(by_path)
+    assert by_name.training_strategy == "mftcn"
+    (tmp_path / "demo.yaml").write_text("embedding_size: 7\n")  # a local file of that name comes first
+    assert load_config("demo.yaml").embedding_size == 7
+    with pytest.raises(ConfigError, match=r"'nope.yaml' does not exist.*usable by name: .*demo.yaml"):
+        load_config("nope.yaml")

@@ -58,6 +58,27 @@ def test_multi_frame_clip_lengths(num_frames, tiny_cfg, make_input):
         assert not torch.allclose(model(clips.flip(1)), out, atol=1e-5)
 
 
+def test_multi_frame_spatial_softmax_sees_where_things_move(tiny_cfg, make_input):
+    """pooling spatial_softmax: one point per channel and frame; moving a blob in one frame
+    changes the points of that frame only, before the FC layers."""
+    from timecontrast.models.layers import SpatialSoftmax
+
+    model = build_embedder(
+        tiny_cfg("multi_frame", "multi_frame.num_frames=3", "multi_frame.pooling=spatial_softmax")
+    ).eval()
+    assert isinstance(model.head.pool, SpatialSoftmax)
+    assert model.head.fcs[0].in_features == 2 * 8 * 3  # conv3d_channels [8], 3 frames
+    clips = make_input(model, batch=2)
+    assert model(clips).shape == (2, 8)
+    features = torch.zeros(1, 2, 3, 4, 4)
+    features[0, :, 1, 0, 3] = 50.0  # frame 1: every channel peaks at row 0, column 3
+    points = SpatialSoftmax()(features).reshape(2, 3, 2)  # [C, T, (row, column)]
+    assert torch.allclose(points[:, 1], torch.tensor([-1.0, 1.0]).expand(2, 2), atol=1e-3)
+    assert torch.allclose(points[:, [0, 2]], torch.zeros(2, 2, 2), atol=1e-6)
+    with pytest.raises(ConfigError, match="spatial_softmax needs a per-frame trunk"):
+        build_embedder(tiny_cfg("multi_frame", "multi_frame.trunk=r3d_18", "multi_frame.pooling=spatial_softmax"))
+
+
 @pytest.mark.parametrize("trunk", ["r3d_18", "r2plus1d_18"])
 def test_multi_frame_video_backbones(trunk, tiny_cfg, make_input):
     model = build_embedder(tiny_cfg("multi_frame", f"multi_frame.trunk={trunk}", "multi_frame.num_frames=4"))

@@ -36,6 +36,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "multi_frame.pretrained": ("none", "imagenet"),
     "resnet.pooling": ("avg", "spatial_softmax"),
     "small_conv.pooling": ("avg", "spatial_softmax"),
+    "multi_frame.pooling": ("avg", "spatial_softmax"),
     "multi_frame.trunk": ("small_conv", "resnet", "inception_conv_ss_fc", "r3d_18", "r2plus1d_18"),
     "runtime.amp": ("none", "bf16", "fp16"),
 }
@@ -183,6 +184,33 @@ def default_config() -> DictConfig:
     return cfg
 
 
+PACKAGE_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def packaged_configs() -> list[str]:
+    """Names of the configs shipped in the package (``demo.yaml``, ``pouring.yaml``, ...)."""
+    return sorted(p.name for p in PACKAGE_CONFIGS.glob("*.yaml"))
+
+
+def resolve_config_path(path: str | os.PathLike) -> Path:
+    """A config file: the path as given when it exists, else a bare name of a packaged config.
+
+    ``demo.yaml`` (or ``demo``) finds ``timecontrast/configs/demo.yaml`` from any directory;
+    a file of that name in the current directory comes first.
+    """
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p
+    if p.parent == Path("."):
+        name = p.name if p.suffix in (".yaml", ".yml") else p.name + ".yaml"
+        if (PACKAGE_CONFIGS / name).is_file():
+            return PACKAGE_CONFIGS / name
+    raise ConfigError(
+        f"config file '{path}' does not exist; check --config_paths (packaged configs, usable by name: "
+        f"{', '.join(packaged_configs())})"
+    )
+
+
 def load_config(
     config_paths: str | Sequence[str] | None = None,
     model_params: str | Mapping[str, Any] | None = None,
@@ -195,9 +223,7 @@ def load_config(
     """
     cfg = default_config()
     for path in split_config_paths(config_paths):
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise ConfigError(f"config file '{path}' does not exist; check --config_paths")
+        p = resolve_config_path(path)
         cfg = _merge(cfg, _parse_yaml(p.read_text(), str(p)), str(p))
     if model_params:
         data = _parse_yaml(model_params, "--model_params") if isinstance(model_params, str) else dict(model_params)

@@ -98,6 +98,7 @@ class MultiFrameConfig:
     num_frames: int = 3  # K frames per clip, ending at the embedded timestep
     frame_stride: int = 1  # frames between consecutive clip frames
     conv3d_channels: list[int] = field(default_factory=lambda: [128])  # 3D convs over (time, height, width)
+    pooling: str = "avg"  # avg | spatial_softmax (per-frame trunks: a point per channel and frame)
     fc_hidden_sizes: list[int] = field(default_factory=lambda: [256])
     pretrained: str = "none"  # for the torchvision video backbones
     pretrained_checkpoint: str = ""

@@ -239,8 +239,10 @@ class MultiFrameEmbedder(Embedder):
     With a per-frame trunk: each frame goes through the trunk, the K feature maps are
     stacked in time ``[B, C, K, h, w]``; with a video trunk (r3d_18, r2plus1d_18) the
     clip goes through it whole. Then ``conv3d_channels`` 3x3x3 conv+BN+ReLU layers over
-    (time, height, width), global average pooling, ``fc_hidden_sizes`` FC+ReLU layers and
-    a linear layer to ``embedding_size``. Input ``[B, K, 3, H, W]``, frames in time
+    (time, height, width), pooling, ``fc_hidden_sizes`` FC+ReLU layers and a linear layer
+    to ``embedding_size``. ``pooling``: 'avg' (global average over time and space) or
+    'spatial_softmax' (per-frame trunks only: each channel's expected image position in
+    each of the K frames, so where things are and how they move both reach the FC layers). Input ``[B, K, 3, H, W]``, frames in time
     order, ``frame_stride`` frames apart, the last one the embedded timestep.
     """
 
@@ -253,6 +255,7 @@ class MultiFrameEmbedder(Embedder):
         num_frames: int = 3,
         frame_stride: int = 1,
         conv3d_channels: Sequence[int] = (128,),
+        pooling: str = "avg",
         fc_hidden_sizes: Sequence[int] = (256,),
         finetune: bool = True,
         keep_pretrained: float = 1.0,
@@ -264,13 +267,21 @@ class MultiFrameEmbedder(Embedder):
             raise ConfigError(
                 f"multi_frame.num_frames ({num_frames}) and multi_frame.frame_stride ({frame_stride}) must be >= 1"
             )
+        if pooling == "spatial_softmax" and trunk.video:
+            raise ConfigError(
+                "multi_frame.pooling spatial_softmax needs a per-frame trunk (its time steps are the clip's "
+                "frames); use pooling: avg with the video trunks r3d_18 / r2plus1d_18"
+            )
+        if pooling not in ("avg", "spatial_softmax"):
+            raise ConfigError(f"multi_frame.pooling is '{pooling}'; choose avg or spatial_softmax")
         head = EmbeddingHead(
             trunk.out_channels,
             embedding_size,
             conv_channels=conv3d_channels,
-            pooling="avg",
+            pooling=pooling,
             fc_hidden_sizes=fc_hidden_sizes,
             spatial_dims=3,
+            time_steps=num_frames,
             keep_pretrained=keep_pretrained,
             keep_conv=keep_conv,
             keep_fc=keep_fc,

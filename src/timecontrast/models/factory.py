@@ -138,6 +138,7 @@ def _build_multi_frame(cfg: DictConfig, load_weights: bool) -> Embedder:
         num_frames=s.num_frames,
         frame_stride=s.frame_stride,
         conv3d_channels=list(s.conv3d_channels),
+        pooling=s.pooling,
         fc_hidden_sizes=list(s.fc_hidden_sizes),
         finetune=s.finetune,
         **_common(cfg, "multi_frame"),

@@ -11,6 +11,9 @@ from torch import Tensor, nn
 class SpatialSoftmax(nn.Module):
     """Expected image coordinates of each channel's activation: ``[B, C, H, W] -> [B, 2C]``.
 
+    Clip features ``[B, C, T, H, W]`` give one point per channel and time step,
+    ``[B, 2CT]`` (channel-major), so the layers after it see how points move.
+
     A reimplementation of ``tf.contrib.layers.spatial_softmax``: a softmax over the H*W
     positions of each channel of ``features / temperature`` (one learnable temperature,
     initially ``temperature``), then the expected position under that distribution with
@@ -28,6 +31,8 @@ class SpatialSoftmax(nn.Module):
             self.register_buffer("temperature", t)
 
     def forward(self, features: Tensor) -> Tensor:
+        if features.dim() == 5:  # [B, C, T, H, W]: a softmax per channel and time step
+            features = features.flatten(1, 2)
         b, c, h, w = features.shape
         with torch.autocast(device_type=features.device.type, enabled=False):
             logits = features.float().flatten(2) / self.temperature.float()  # [B, C, H*W]
@@ -65,7 +70,7 @@ class EmbeddingHead(nn.Module):
 
     dropout(keep_pretrained) -> ``conv_channels`` 3x3 conv+BN+ReLU blocks, each followed by
     dropout(keep_conv) -> pooling ('spatial_softmax': expected coordinates, 2C values,
-    2D only; 'avg': global average, C values) -> ``fc_hidden_sizes`` FC(+BN)+ReLU layers,
+    with 3D features 2C per time step, ``time_steps`` of them; 'avg': global average, C values) -> ``fc_hidden_sizes`` FC(+BN)+ReLU layers,
     each followed by dropout(keep_fc) -> a linear layer to ``embedding_size``.
     Conv and FC weights are Xavier-uniform initialised, biases zero (slim's defaults).
     """
@@ -80,6 +85,7 @@ class EmbeddingHead(nn.Module):
         fc_hidden_sizes: Sequence[int] = (),
         fc_batchnorm: bool = False,
         spatial_dims: int = 2,
+        time_steps: int = 1,
         keep_pretrained: float = 1.0,
         keep_conv: float = 1.0,
         keep_fc: float = 1.0,
@@ -87,8 +93,6 @@ class EmbeddingHead(nn.Module):
         super().__init__()
         if pooling not in ("avg", "spatial_softmax"):
             raise ValueError(f"pooling must be 'avg' or 'spatial_softmax', got {pooling!r}")
-        if pooling == "spatial_softmax" and spatial_dims != 2:
-            raise ValueError("spatial_softmax pooling needs 2D features")
         self.input_dropout = dropout(keep_pretrained)
         convs: list[nn.Module] = []
         channels = in_channels
@@ -98,7 +102,7 @@ class EmbeddingHead(nn.Module):
         self.convs = nn.Sequential(*convs)
         if pooling == "spatial_softmax":
             self.pool: nn.Module = SpatialSoftmax()
-            features = 2 * channels
+            features = 2 * channels * (time_steps if spatial_dims == 3 else 1)
         else:
             self.pool = nn.Sequential(
                 nn.AdaptiveAvgPool2d(1) if spatial_dims == 2 else nn.AdaptiveAvgPool3d(1), nn.Flatten(1)
