@@ -73,8 +73,12 @@ def test_imitate_single_and_multi(run_dir, toy_dataset, tmp_path, capsys):
 
     # multi mode: the only other sequence is every match; the query's own never is.
     out = tmp_path / "multi"
-    assert main([*argv[:3], "--outdir", str(out), *argv[5:], "--mode", "multi", "--no_alignment_plots"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"q{n}v1_multiv0.mp4" for n in names)
+    assert main([*argv[:3], "--outdir", str(out), *argv[5:], "--mode", "multi", "--no_alignment_plots", "--gif"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"q{n}v1_multiv0.{e}" for n in names for e in ("gif", "mp4"))
+    from PIL import Image
+
+    with Image.open(out / f"q{names[0]}v1_multiv0.gif") as gif:
+        assert gif.n_frames == 24
 
 
 def test_imitate_matches_brute_force_through_the_embedder(run_dir, toy_dataset, tmp_path):

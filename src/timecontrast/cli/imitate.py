@@ -7,7 +7,7 @@ its own sequence left out), same (two views of one sequence). Embeddings are smo
 over frames i-W..i+W (W = --smoothing_window, centred; 0 = off). Writes
 <outdir>/q<seq>v<view>_im<seq>v<view>.mp4 (multi: q<seq>v<view>_multiv<view>.mp4), H.264
 playable in a browser, one video frame per query frame at --fps, and beside each video
-<name>_alignment.png (query time against matched target time).
+<name>_alignment.png (query time against matched target time); --gif adds <name>.gif.
 
 Example:
     tcn imitate --checkpointdir runs/pouring --outdir runs/pouring/imitation \\
@@ -158,6 +158,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="frames are scaled to at least this height in pixels so captions stay legible (default: 128)",
     )
     parser.add_argument("--no_alignment_plots", action="store_true", help="do not write <name>_alignment.png")
+    parser.add_argument(
+        "--gif", action="store_true", help="also write <name>.gif (animated GIF, for pages that cannot play mp4)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -198,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps,
         min_panel_height=args.min_panel_height,
         alignment_plots=not args.no_alignment_plots,
+        gifs=args.gif,
     )
     for r in results:
         print(f"{r.video}  ({r.pair.query.length} frames, mean distance {r.match.distance.mean():.4f})")

@@ -257,15 +257,17 @@ def write_imitations(
     videos: bool = True,
     alignment_plots: bool = True,
     progress: bool | None = None,
+    gifs: bool = False,
 ) -> list[ImitationResult]:
-    """Match every pair and write ``<outdir>/<pair.name>.mp4`` and ``<pair.name>_alignment.png``.
+    """Match every pair and write ``<outdir>/<pair.name>.mp4`` and ``<pair.name>_alignment.png``
+    (``gifs``: also ``<pair.name>.gif``, an animated GIF for pages that cannot play video).
 
     One video frame per query frame at ``fps``. ``progress``: None shows a tqdm bar on a
     terminal only, True always, False never.
     """
     from tqdm.auto import tqdm
 
-    from timecontrast.viz.panels import ImitationRenderer, write_imitation_video
+    from timecontrast.viz.panels import ImitationRenderer, write_imitation_gif, write_imitation_video
     from timecontrast.viz.plots import plot_alignment
 
     if fps <= 0:
@@ -291,6 +293,8 @@ def write_imitations(
                 video = write_imitation_video(
                     outdir / f"{pair.name}.mp4", renderer, fps, on_frame=lambda: bar.update(1)
                 )
+                if gifs:
+                    write_imitation_gif(outdir / f"{pair.name}.gif", renderer, fps=fps)
             else:
                 bar.update(1)
             logger.info(
