@@ -101,12 +101,28 @@ def no_gl_error(backend: str, exc: BaseException) -> DependencyError:
     return DependencyError(message)
 
 
+def _load_torchvision_ops_first() -> None:
+    """Load torchvision's compiled ops, when installed, before the first GL context.
+
+    Loading them after MuJoCo has created an EGL context crashes the process (a
+    segmentation fault, seen with torchvision 0.29 and mujoco 3.17 on Mesa's EGL), so a
+    program that renders and then trains (``tcn demo``, a notebook) would die.
+    """
+    if "torchvision.ops" in sys.modules:
+        return
+    try:
+        import torchvision.ops  # noqa: F401
+    except Exception:  # not installed or broken: nothing to protect
+        logger.debug("torchvision not importable before rendering", exc_info=True)
+
+
 def create_render_context(mujoco: ModuleType, model: Any, width: int, height: int) -> tuple[Any, Any]:
     """A current offscreen GL context and MuJoCo's render context (``MjrContext``) for ``model``.
 
     Raises:
         DependencyError: no backend could create a context (see :func:`no_gl_error`).
     """
+    _load_torchvision_ops_first()
     backend = os.environ.get("MUJOCO_GL", "")
     try:
         gl_context = mujoco.GLContext(width, height)

@@ -1,0 +1,603 @@
+"""The whole TCN chain on the simulated cartpole world, on a laptop CPU, with a report.
+
+Steps, each a tcn command run in this process (the report lists them to copy):
+  1. tcn synth       a multi-view cartpole dataset with labels and the true state
+  2. tcn train       a multi-view TCN (configs demo.yaml: small CNN, spatial softmax)
+  3. tcn align / labeled-eval / probe
+                     alignment error, kNN error per attribute and the state probe of the
+                     trained model and of the same network untrained (the baseline)
+  4. tcn train       a multi-frame TCN (demo.yaml + demo_mftcn.yaml: 3-frame clips), its
+                     per-frame CNN started from step 2's, then its probe and kNN error
+  5. tcn imitate     nearest-neighbour imitation videos (mp4 + GIF)
+  6. tcn project     TensorBoard projector run and PCA / t-SNE plots
+  7. report          OUTDIR/report.md and OUTDIR/report.html: metrics, plots, videos,
+                     the commands of every step
+
+Re-running skips the steps already done with the same command; --force redoes them.
+--quick is a seconds-long version on tiny data (for tests and a first look); its numbers
+mean nothing.
+
+Example::
+
+    tcn demo --outdir demo_output
+    tensorboard --logdir demo_output/runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shlex
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from timecontrast.errors import DataError
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = ".demo_steps.json"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of one demo variant."""
+
+    train: int  # training sequences
+    val: int  # validation sequences
+    length: int  # frames per sequence
+    size: int  # image size
+    mvtcn_steps: int
+    mftcn_steps: int
+    overrides: tuple[str, ...] = ()  # config overrides for both trainings
+    num_embed: int = 800  # projector frames
+    sprite_dim: int = 48
+
+
+FULL = Scale(train=40, val=8, length=100, size=64, mvtcn_steps=1500, mftcn_steps=600)
+QUICK = Scale(
+    train=3,
+    val=2,
+    length=20,
+    size=32,
+    mvtcn_steps=4,
+    mftcn_steps=3,
+    overrides=(
+        "data.height=32",
+        "data.width=32",
+        "data.batch_size=8",
+        "data.examples_per_sequence=4",
+        "data.num_workers=0",
+        "small_conv.channels=[8,16]",
+        "small_conv.fc_hidden_sizes=[32]",
+        "multi_frame.conv3d_channels=[8]",
+        "multi_frame.fc_hidden_sizes=[16]",
+        "logging.checkpoint.save_checkpoints_steps=1000",
+    ),
+    num_embed=60,
+    sprite_dim=16,
+)
+
+
+@dataclass
+class Step:
+    name: str
+    title: str
+    argv: list[str]  # tcn arguments; argv[0] is the subcommand
+    outputs: list[Path]  # what the step writes (removed before it runs again)
+    seconds: float | None = None
+    skipped: bool = False
+
+    def command(self) -> str:
+        return shlex.join(["tcn", *self.argv])
+
+
+@dataclass
+class Plan:
+    outdir: Path
+    scale: Scale
+    device: str | None
+    steps: list[Step] = field(default_factory=list)
+
+    def path(self, *parts: str) -> Path:
+        return self.outdir.joinpath(*parts)
+
+
+# ----------------------------------------------------------------------------- the plan
+def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
+    s = QUICK if quick else FULL
+    plan = Plan(outdir, s, device)
+    data, runs = plan.path("data"), plan.path("runs")
+    mv, mf = runs / "mvtcn", runs / "mftcn"
+    dev = ["--device", device] if device else []
+    data_keys = [
+        f"data.training={data / 'train' / 'records'}",
+        f"data.validation={data / 'val' / 'records'}",
+        f"data.labeled.validation={data / 'val' / 'labeled'}",
+    ]
+    add = plan.steps.append
+    add(
+        Step(
+            "synth",
+            "Generate the dataset",
+            [
+                "synth",
+                "--world=cartpole",
+                "--views=2",
+                f"--split=train={s.train},val={s.val}",
+                f"--length={s.length}",
+                f"--size={s.size}",
+                "--seed=0",
+                "--overwrite",
+                f"--output_dir={data}",
+            ],
+            [data],
+        )
+    )
+    add(
+        Step(
+            "train_mvtcn",
+            "Train the multi-view TCN",
+            [
+                "train",
+                "--config_paths=demo.yaml",
+                f"--logdir={mv}",
+                *dev,
+                *data_keys,
+                f"learning.max_step={s.mvtcn_steps}",
+                *s.overrides,
+            ],
+            [mv],
+        )
+    )
+    mv_eval = mv / "evaluation"
+    for metric in ("align", "labeled-eval", "probe"):
+        add(
+            Step(
+                f"{metric}_mvtcn",
+                f"Evaluate the multi-view TCN and its untrained baseline: {metric}",
+                [metric, f"--checkpointdir={mv}", "--once", "--baseline", *dev],
+                [mv_eval / f"{metric.replace('-', '_').replace('align', 'alignment')}.json"],
+            )
+        )
+    final_mv = mv / "checkpoints" / f"ckpt-{s.mvtcn_steps:09d}.pt"
+    add(
+        Step(
+            "train_mftcn",
+            "Train the multi-frame TCN (its per-frame CNN starts from the multi-view TCN's)",
+            [
+                "train",
+                "--config_paths=demo.yaml,demo_mftcn.yaml",
+                f"--logdir={mf}",
+                *dev,
+                *data_keys,
+                f"learning.max_step={s.mftcn_steps}",
+                f"small_conv.pretrained_checkpoint={final_mv}",
+                *s.overrides,
+            ],
+            [mf],
+        )
+    )
+    for metric in ("align", "labeled-eval", "probe"):
+        add(
+            Step(
+                f"{metric}_mftcn",
+                f"Evaluate the multi-frame TCN: {metric}",
+                [metric, f"--checkpointdir={mf}", "--once", *dev],
+                [mf / "evaluation" / f"{metric.replace('-', '_').replace('align', 'alignment')}.json"],
+            )
+        )
+    val_records, train_records = data / "val" / "records", data / "train" / "records"
+    add(
+        Step(
+            "imitate",
+            "Imitation videos",
+            [
+                "imitate",
+                f"--checkpointdir={mv}",
+                f"--outdir={plan.path('imitation', 'views')}",
+                "--mode=same",
+                f"--query_records_dir={val_records}",
+                "--num_query_sequences=1",
+                "--fps=10",
+                "--gif",
+                *dev,
+            ],
+            [plan.path("imitation", "views")],
+        )
+    )
+    add(
+        Step(
+            "imitate_sequences",
+            "Imitation of another sequence",
+            [
+                "imitate",
+                f"--checkpointdir={mv}",
+                f"--outdir={plan.path('imitation', 'sequences')}",
+                "--mode=single",
+                f"--query_records_dir={val_records}",
+                f"--target_records_dir={train_records}",
+                "--num_query_sequences=1",
+                "--num_target_sequences=1",
+                "--fps=10",
+                "--gif",
+                *dev,
+            ],
+            [plan.path("imitation", "sequences")],
+        )
+    )
+    add(
+        Step(
+            "project",
+            "Projector and plots",
+            [
+                "project",
+                f"--checkpointdir={mv}",
+                f"--outdir={plan.path('projector')}",
+                f"--embedding_records={val_records}",
+                f"--num_embed={s.num_embed}",
+                f"--sprite_dim={s.sprite_dim}",
+                f"--perplexity={min(30, max(2, s.num_embed // 4))}",
+                *dev,
+            ],
+            [plan.path("projector")],
+        )
+    )
+    return plan
+
+
+# ------------------------------------------------------------------------ running steps
+def _load_state(outdir: Path) -> dict[str, Any]:
+    path = outdir / STATE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, json.JSONDecodeError):
+        log.warning("%s is unreadable; every step runs again", path)
+        return {}
+
+
+def _save_state(outdir: Path, state: dict[str, Any]) -> None:
+    from timecontrast.evaluation.summaries import write_json
+
+    write_json(outdir / STATE_FILE, state)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def run_steps(plan: Plan, force: bool) -> None:
+    from timecontrast.cli.main import main as tcn_main
+
+    state = {} if force else _load_state(plan.outdir)
+    for i, step in enumerate(plan.steps, 1):
+        done = state.get(step.name)
+        if done and done.get("command") == step.command() and all(p.exists() for p in step.outputs):
+            step.seconds, step.skipped = done.get("seconds"), True
+            print(f"[{i}/{len(plan.steps)}] {step.title}: done before, skipped (--force redoes it)", flush=True)
+            continue
+        for p in step.outputs:  # a changed or unfinished step starts clean
+            _remove(p)
+        state.pop(step.name, None)
+        print(f"\n[{i}/{len(plan.steps)}] {step.title}\n$ {step.command()}", flush=True)
+        start = time.perf_counter()
+        code = tcn_main(list(step.argv))
+        step.seconds = time.perf_counter() - start
+        if code == 130:  # Ctrl-C inside the step: finished steps stay recorded
+            raise KeyboardInterrupt
+        if code != 0:
+            raise DataError(
+                f"demo step '{step.name}' failed (exit code {code}): {step.command()}; see the messages above"
+            )
+        state[step.name] = {"command": step.command(), "seconds": round(step.seconds, 1)}
+        _save_state(plan.outdir, state)
+
+
+# ------------------------------------------------------------------------------ results
+def _latest(outdir: Path, metric: str) -> tuple[dict, dict]:
+    """(latest checkpoint entry, baselines) of ``<outdir>/<metric>.json``."""
+    path = outdir / f"{metric}.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the {metric} results ({exc}); run tcn demo --force") from None
+    checkpoints = data.get("checkpoints") or {}
+    if not checkpoints:
+        raise DataError(f"{path}: no evaluated checkpoint; run tcn demo --force")
+    return checkpoints[max(checkpoints, key=int)], data.get("baselines") or {}
+
+
+@dataclass
+class Results:
+    """The numbers of the demo: model -> metric name -> value."""
+
+    alignment: dict[str, float | None]  # mvtcn, untrained, mftcn
+    knn: dict[str, dict[str, float | None]]  # model -> attribute (+ "average") -> error@top1
+    probe: dict[str, dict[str, float | None]]  # model -> "<probe> <position|velocity>" -> mse
+    attributes: list[dict]  # dataset.json attribute docs
+    k: int
+    step_mv: int
+    step_mf: int
+
+
+def _knn(result: dict, k: int) -> dict[str, float | None]:
+    out = {attr: by_k.get(str(k), {}).get("error") for attr, by_k in result["attributes"].items()}
+    values = [v for v in out.values() if v is not None]
+    out["average"] = sum(values) / len(values) if values else None
+    return out
+
+
+def _probe(result: dict) -> dict[str, float | None]:
+    return {f"{p} {part}": v for p, parts in result["errors"].items() for part, v in parts.items()}
+
+
+def collect_results(plan: Plan) -> Results:
+    mv_eval, mf_eval = plan.path("runs", "mvtcn", "evaluation"), plan.path("runs", "mftcn", "evaluation")
+    align_mv, align_base = _latest(mv_eval, "alignment")
+    align_mf, _ = _latest(mf_eval, "alignment")
+    knn_mv, knn_base = _latest(mv_eval, "labeled_eval")
+    knn_mf, _ = _latest(mf_eval, "labeled_eval")
+    k = min(int(x) for x in next(iter(knn_mv["result"]["attributes"].values())))
+    probe_mv, probe_base = _latest(mv_eval, "probe")
+    probe_mf, _ = _latest(mf_eval, "probe")
+    untrained = "untrained"
+    for name, base in (("alignment", align_base), ("labeled_eval", knn_base), ("probe", probe_base)):
+        if "result" not in base.get(untrained, {}):
+            raise DataError(f"{mv_eval / (name + '.json')}: no untrained baseline; run tcn demo --force")
+    try:
+        attributes = json.loads(plan.path("data", "dataset.json").read_text()).get("attributes", [])
+    except (OSError, json.JSONDecodeError):
+        attributes = []
+    return Results(
+        alignment={
+            "mvtcn": align_mv["result"]["error"],
+            "untrained": align_base[untrained]["result"]["error"],
+            "mftcn": align_mf["result"]["error"],
+        },
+        knn={
+            "mvtcn": _knn(knn_mv["result"], k),
+            "untrained": _knn(knn_base[untrained]["result"], k),
+            "mftcn": _knn(knn_mf["result"], k),
+        },
+        probe={
+            "mvtcn": _probe(probe_mv["result"]),
+            "untrained": _probe(probe_base[untrained]["result"]),
+            "mftcn": _probe(probe_mf["result"]),
+        },
+        attributes=attributes,
+        k=k,
+        step_mv=int(align_mv["step"]),
+        step_mf=int(align_mf["step"]),
+    )
+
+
+@dataclass
+class Check:
+    claim: str
+    holds: bool
+    detail: str
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def checks(r: Results) -> list[Check]:
+    """What the demo is meant to show, each with the numbers behind it."""
+    a_mv, a_base = r.alignment["mvtcn"], r.alignment["untrained"]
+    k_mv, k_base = r.knn["mvtcn"]["average"], r.knn["untrained"]["average"]
+    motion = [a["name"] for a in r.attributes if a.get("kind") == "motion" and a["name"] in r.knn["mftcn"]]
+    out = [
+        Check(
+            "trained alignment error is at most half the untrained baseline's",
+            a_mv is not None and a_base is not None and a_mv <= 0.5 * a_base,
+            f"{a_mv:.4f} vs {a_base:.4f} (ratio {_ratio(a_mv, a_base):.2f})",
+        ),
+        Check(
+            f"trained kNN error (average over attributes, top-{r.k}) is clearly below the baseline's",
+            k_mv is not None and k_base is not None and k_mv <= k_base - 0.05,
+            f"{k_mv:.4f} vs {k_base:.4f}",
+        ),
+    ]
+    for probe in ("linear", "mlp"):
+        key = f"{probe} velocity"
+        v_mf, v_mv = r.probe["mftcn"].get(key), r.probe["mvtcn"].get(key)
+        if v_mf is not None and v_mv is not None:
+            out.append(
+                Check(
+                    f"multi-frame velocity probe error ({probe}) is below the single-frame one's",
+                    v_mf < v_mv,
+                    f"{v_mf:.4f} vs {v_mv:.4f}",
+                )
+            )
+    if motion:
+        m_mf = sum(r.knn["mftcn"][a] for a in motion) / len(motion)
+        m_mv = sum(r.knn["mvtcn"][a] for a in motion) / len(motion)
+        out.append(
+            Check(
+                f"multi-frame kNN error on motion attributes ({', '.join(motion)}) is below the single-frame one's",
+                m_mf < m_mv,
+                f"{m_mf:.4f} vs {m_mv:.4f}",
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------- report
+def _machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    threads = torch.get_num_threads()
+    return (
+        f"{cpu}, {os.cpu_count()} cores ({threads} torch threads), torch {torch.__version__}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def _first(folder: Path, pattern: str) -> Path | None:
+    found = sorted(folder.glob(pattern))
+    return found[0] if found else None
+
+
+def write_report(plan: Plan, r: Results, found: list[Check], total_seconds: float, quick: bool) -> tuple[Path, Path]:
+    from timecontrast import __version__
+    from timecontrast.viz.report import Report
+
+    out = plan.outdir
+    rep = Report("timecontrast demo: TCN on the simulated cartpole")
+    rep.text(
+        f"Generated {time.strftime('%Y-%m-%d %H:%M')} by timecontrast {__version__} on {_machine()}; "
+        f"all steps {total_seconds / 60:.1f} min."
+        + (" **--quick run: tiny data, the numbers mean nothing.**" if quick else "")
+    )
+    rep.text(
+        f"A cart-pole filmed by two cameras ({plan.scale.train} training and {plan.scale.val} validation sequences "
+        f"of {plan.scale.length} frames at {plan.scale.size}x{plan.scale.size}). The multi-view TCN learns, without "
+        "labels, an embedding in which the two cameras' frames of the same moment are close and other moments "
+        "are far. Below, the trained network against the same network untrained."
+    )
+    rep.heading("What it shows")
+    rep.bullets([f"{'PASS' if c.holds else 'FAIL'}: {c.claim}: {c.detail}" for c in found])
+
+    rep.heading("Multi-view TCN against the untrained baseline")
+    rows: list[list] = [
+        ["alignment error (0 = perfect, ~0.33 = chance)", r.alignment["mvtcn"], r.alignment["untrained"]]
+    ]
+    for attr in [a for a in r.knn["mvtcn"] if a != "average"] + ["average"]:
+        kind = next((a.get("kind") for a in r.attributes if a["name"] == attr), None)
+        label = f"kNN error@top{r.k}: {attr}" + (f" ({kind})" if kind else "")
+        rows.append([label, r.knn["mvtcn"][attr], r.knn["untrained"][attr]])
+    for key in r.probe["mvtcn"]:
+        rows.append([f"state probe MSE/variance: {key}", r.probe["mvtcn"][key], r.probe["untrained"][key]])
+    rep.table(["metric (lower is better)", f"trained (step {r.step_mv})", "untrained"], rows)
+    rep.text(
+        "Alignment error: for each frame of one camera, how far in time (as a fraction of the sequence) its "
+        "nearest neighbour in the other camera's video is. kNN error: a frame's label is missed by its nearest "
+        "frame in *other* sequences (class-balanced). State probe: a linear (ridge) and an MLP regressor from "
+        "the embedding and its change to the true position and velocity, fitted on the training sequences and "
+        "scored on the validation ones (1 = no better than the mean)."
+    )
+
+    rep.heading("What motion adds: single-frame against multi-frame TCN")
+    motion = {a["name"] for a in r.attributes if a.get("kind") == "motion"}
+    rows = [
+        [f"state probe MSE/variance: {key}", r.probe["mvtcn"][key], r.probe["mftcn"].get(key)]
+        for key in r.probe["mvtcn"]
+    ]
+    rows += [
+        [
+            f"kNN error@top{r.k}: {a} ({'motion' if a in motion else 'static'})",
+            r.knn["mvtcn"][a],
+            r.knn["mftcn"].get(a),
+        ]
+        for a in r.knn["mvtcn"]
+        if a != "average"
+    ]
+    rows.append(["alignment error", r.alignment["mvtcn"], r.alignment["mftcn"]])
+    rep.table(["metric (lower is better)", "single-frame (mvTCN)", f"multi-frame (mfTCN, step {r.step_mf})"], rows)
+    rep.text(
+        "The multi-frame TCN embeds a clip of 3 frames (every 2nd frame) ending at each timestep, so its "
+        "embedding can hold how things move, not only where they are."
+    )
+
+    rep.heading("Imitation")
+    for sub, caption in (
+        ("views", "Camera 1 (left) and, for each of its frames, the nearest frame of camera 0 (right)"),
+        ("sequences", "A validation sequence and its nearest frames in a training sequence"),
+    ):
+        folder = out / "imitation" / sub
+        video, gif = _first(folder, "*.mp4"), _first(folder, "*.gif")
+        if gif is not None:
+            rep.image(gif, caption)
+        if video is not None:
+            rep.video(video, f"{caption} (mp4)")
+        plot = _first(folder, "*_alignment.png")
+        if plot is not None:
+            rep.image(plot, "Query time against the time of the matched frame")
+
+    rep.heading("Embedding plots and projector")
+    for name, caption in (
+        ("pca.png", "PCA of the embeddings of validation frames"),
+        ("tsne.png", "t-SNE of the same frames"),
+        ("trajectories.png", "Sequences as paths through the embedding (PCA)"),
+    ):
+        if (out / "projector" / name).is_file():
+            rep.image(out / "projector" / name, caption)
+    rep.text(f"The projector run (sprites and labels): `tensorboard --logdir {out / 'projector'}`, tab Projector.")
+
+    rep.heading("Reproduce")
+    rep.text("Each step is a tcn command (run from the directory the demo ran in):")
+    lines = []
+    for step in plan.steps:
+        took = "" if step.seconds is None else f" ({step.seconds:.0f} s{', earlier run' if step.skipped else ''})"
+        lines += [f"# {step.title}{took}", step.command()]
+    rep.code("\n".join(lines))
+    rep.text("Training curves and evaluation scalars in TensorBoard:")
+    rep.code(f"tensorboard --logdir {out / 'runs'}")
+    return rep.write(out)
+
+
+# --------------------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--outdir", default="demo_output", help="where everything goes (default: demo_output)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a seconds-long run on tiny data, to check the chain (numbers mean nothing)",
+    )
+    parser.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: runtime.device, auto)")
+    parser.add_argument("--force", action="store_true", help="redo every step, also those done before")
+
+
+def run(args: argparse.Namespace) -> int:
+    outdir = Path(args.outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise DataError(f"--outdir '{outdir}' is a file; give a directory")
+    outdir.mkdir(parents=True, exist_ok=True)
+    plan = make_plan(outdir, args.quick, args.device)
+    start = time.perf_counter()
+    run_steps(plan, args.force)
+    results = collect_results(plan)
+    found = checks(results)
+    total = sum(s.seconds or 0.0 for s in plan.steps)
+    md, html_path = write_report(plan, results, found, total, args.quick)
+    print("\n" + "=" * 72)
+    print(f"demo finished in {(time.perf_counter() - start) / 60:.1f} min")
+    print(f"alignment error: trained {results.alignment['mvtcn']:.4f}, untrained {results.alignment['untrained']:.4f}")
+    print(
+        f"kNN error (average, top-{results.k}): trained {results.knn['mvtcn']['average']:.4f}, "
+        f"untrained {results.knn['untrained']['average']:.4f}"
+    )
+    for key in ("linear velocity", "mlp velocity"):
+        if key in results.probe["mvtcn"]:
+            print(
+                f"velocity probe ({key.split()[0]}): single-frame {results.probe['mvtcn'][key]:.4f}, "
+                f"multi-frame {results.probe['mftcn'][key]:.4f}"
+            )
+    for c in found:
+        print(f"  {'PASS' if c.holds else 'FAIL'}  {c.claim}")
+    print(f"report: {html_path}  ({md.name} beside it)")
+    print(f"TensorBoard: tensorboard --logdir {outdir / 'runs'}")
+    return 0
+
+
+__all__ = ["FULL", "QUICK", "add_arguments", "run"]
