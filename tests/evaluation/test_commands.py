@@ -10,12 +10,12 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import make_toy_dataset
 from timecontrast.cli.main import main
 from timecontrast.config import config_to_dict, load_config, save_config
 from timecontrast.data.state import SequenceState, save_state
 from timecontrast.evaluation.runner import evaluate_checkpoints
 from timecontrast.models import build_embedder, save_checkpoint
+from toy_data import make_toy_dataset
 
 SMALL = [
     "embedder_strategy=small_conv",

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from timecontrast.errors import DataError
-from timecontrast.evaluation.probe import fit_probes, probe_data_of, probe_dataset, probe_features
+from timecontrast.evaluation.probe import (
+    fit_probes,
+    periodic_targets,
+    probe_data_of,
+    probe_dataset,
+    probe_features,
+)
 
 
 def _sequences(n: int, rng: np.random.Generator, encode: bool, maps: list[np.ndarray], length: int = 80):
@@ -43,11 +49,11 @@ def test_linear_state_is_recovered_and_noise_is_not():
     train = probe_dataset(_sequences(12, rng, True, maps))
     test = probe_dataset(_sequences(4, rng, True, maps))
     assert train.features.shape == (12 * 2 * 79, 12)
-    res = fit_probes(train, test, seed=0, position_names=["x"], velocity_names=["vx"], hidden_sizes=(32,))
+    res = fit_probes(train, test, seed=0, position_names=["x"], velocity_names=["x"], hidden_sizes=(32,))
     assert res.errors["linear"]["position"] < 0.01
     assert res.errors["linear"]["velocity"] < 0.01  # from the difference input alone
     assert res.errors["mlp"]["position"] < 0.2
-    assert set(res.variables["linear"]) == {"x", "vx"}
+    assert set(res.variables["linear"]) == {"position x", "velocity x"}  # a joint: both of one name
 
     noise = fit_probes(
         probe_dataset(_sequences(12, rng, False, maps)),
@@ -82,3 +88,18 @@ def test_records_without_state_are_a_clear_error():
 def test_state_length_must_match():
     with pytest.raises(DataError, match="does not belong"):
         probe_dataset([(np.zeros((2, 5, 3)), np.zeros((4, 1)), np.zeros((5, 1)))])
+
+
+def test_free_angles_are_targets_as_cosine_and_sine():
+    """Whole turns of a free angle look the same in an image, so the probe's targets
+    must not change by 2 pi: cos and sin replace the raw angle."""
+    angle = np.array([0.0, np.pi / 2, 2 * np.pi + np.pi / 2, -np.pi])
+    position = np.stack([np.arange(4.0), angle], 1)
+    targets, names = periodic_targets(position, ["slider", "hinge"], ["hinge"])
+    assert names == ["slider", "hinge (cos)", "hinge (sin)"]
+    np.testing.assert_allclose(targets[:, 0], np.arange(4.0))
+    np.testing.assert_allclose(targets[1, 1:], targets[2, 1:], atol=1e-12)  # a whole turn apart: the same target
+    np.testing.assert_allclose(targets[3, 1:], [-1.0, 0.0], atol=1e-12)
+    same, same_names = periodic_targets(position, ["slider", "hinge"], [])
+    np.testing.assert_array_equal(same, position)
+    assert same_names == ["slider", "hinge"]

@@ -50,6 +50,10 @@ def test_cartpole_labels_follow_state(cartpole_sequence):
     np.testing.assert_array_equal(labels["pole_lean"], (np.sin(angle) > 0).astype(int))
 
 
+def test_free_hinges_are_marked_as_angles(cartpole_sequence):
+    assert cartpole_sequence.state.angles == ["hinge_1"]  # the pole turns freely; the slider is not an angle
+
+
 def test_velocity_is_the_derivative_of_position(cartpole_sequence):
     """State rows belong to frame times: finite differences at 1/fps match the velocities."""
     state = cartpole_sequence.state

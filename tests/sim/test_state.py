@@ -20,6 +20,7 @@ def make_state(length: int = 5, views: int = 2) -> SequenceState:
         camera_positions=rng.normal(size=(views, length, 3)),
         camera_orientations=rng.normal(size=(views, length, 9)),
         fps=20.0,
+        angles=["hinge_1"],
     )
 
 
@@ -30,6 +31,7 @@ def test_round_trip(tmp_path):
     for key in ("position", "velocity", "camera_positions", "camera_orientations"):
         np.testing.assert_array_equal(getattr(loaded, key), getattr(state, key))
     assert loaded.position_names == ["slider", "hinge_1"] and loaded.fps == 20.0
+    assert loaded.angles == ["hinge_1"]
     assert sorted(loaded.labels) == ["cart_moving", "pole_up"]
     np.testing.assert_array_equal(loaded.labels["pole_up"], state.labels["pole_up"])
     assert loaded.labels["pole_up"].dtype == np.int64
@@ -41,6 +43,18 @@ def test_same_state_same_bytes(tmp_path):
     save_state(tmp_path / "b.npz", make_state())
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+def test_files_without_angles_still_load_and_unknown_angles_raise(tmp_path):
+    state = make_state()
+    state.angles = []
+    save_state(tmp_path / "s.npz", state)
+    with np.load(tmp_path / "s.npz") as npz:  # an older file: no "angles" entry at all
+        arrays = {k: npz[k] for k in npz.files if k != "angles"}
+    np.savez(tmp_path / "old.npz", **arrays)
+    assert load_state(tmp_path / "old.npz").angles == []
+    with pytest.raises(DataError, match=r"angles \['elbow'\] are not position variables"):
+        SequenceState(state.position, state.velocity, state.position_names, state.velocity_names, angles=["elbow"])
 
 
 def test_inconsistent_shapes_raise():

@@ -47,8 +47,11 @@ def _print_report(report) -> None:
     for probe in first.errors:
         for part in ("position", "velocity"):
             rows.append((f"{probe} {part} mse", [r.errors[probe][part] if r else None for r in results]))
-        for name in first.variables[probe]:
-            rows.append((f"  {name}", [r.variables[probe].get(name) if r else None for r in results]))
+            for name in first.variables[probe]:
+                if name.startswith(part + " "):
+                    rows.append(
+                        (f"  {name[len(part) + 1 :]}", [r.variables[probe].get(name) if r else None for r in results])
+                    )
     title = f"state probe, MSE / variance ({first.num_train} train, {first.num_test} held-out samples)"
     print()
     print(format_table(title, cols, rows))

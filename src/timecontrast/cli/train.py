@@ -8,7 +8,7 @@ batches (DDP: NCCL on GPUs, Gloo on CPUs) and rank 0 writes the logs and checkpo
 
 Example:
     tcn synth --world cartpole --split train=16,val=4 --output_dir demo_data
-    tcn train --config_paths src/timecontrast/configs/demo.yaml --logdir runs/demo \\
+    tcn train --config_paths demo.yaml --logdir runs/demo \\
         data.training=demo_data/train/records learning.max_step=2000
     tcn train --logdir runs/demo learning.max_step=4000        # resume and train further
     torchrun --nproc_per_node=2 -m timecontrast train --config_paths my.yaml --logdir runs/ddp

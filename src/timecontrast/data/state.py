@@ -6,6 +6,9 @@ read by the state probe, the labeled evaluation and ``tcn inspect``. One ``.npz`
     position             [T, P] float64   generalised positions (MuJoCo qpos) per frame
     velocity             [T, Q] float64   generalised velocities (qvel) per frame
     position_names       [P] str          e.g. "slider", "hinge_1"
+    angles               [A] str          position variables that are free rotation angles
+                                          (radians, periodic: an image shows them only
+                                          modulo 2 pi); optional, [] when absent
     velocity_names       [Q] str
     labels/<name>        [T] int64        one integer class per frame and attribute
     camera_positions     [V, T, 3]        camera centre in world coordinates (m)
@@ -47,6 +50,7 @@ class SequenceState:
     camera_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3)))  # [V, T, 3]
     camera_orientations: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 9)))  # [V, T, 9]
     fps: float = 0.0
+    angles: list[str] = field(default_factory=list)  # position names that are periodic angles
 
     def __post_init__(self) -> None:
         self.position = np.asarray(self.position, dtype=np.float64)
@@ -57,6 +61,7 @@ class SequenceState:
         self.camera_positions = np.asarray(self.camera_positions, dtype=np.float64)
         self.camera_orientations = np.asarray(self.camera_orientations, dtype=np.float64)
         self.fps = float(self.fps)
+        self.angles = [str(n) for n in self.angles]
         problems = self._problems()
         if problems:
             raise DataError(f"inconsistent sequence state: {'; '.join(problems)}")
@@ -90,6 +95,9 @@ class SequenceState:
             out.append(f"camera_orientations has shape {self.camera_orientations.shape}, expected [{views}, {t}, 9]")
         if self.fps < 0:
             out.append(f"fps is {self.fps}")
+        unknown = [n for n in self.angles if n not in self.position_names]
+        if unknown:
+            out.append(f"angles {unknown} are not position variables ({self.position_names})")
         return out
 
 
@@ -110,6 +118,7 @@ def save_state(path: str | os.PathLike, state: SequenceState) -> Path:
         "camera_positions": state.camera_positions,
         "camera_orientations": state.camera_orientations,
         "fps": np.array(state.fps, dtype=np.float64),
+        "angles": np.array(state.angles, dtype=np.str_).reshape(-1),
     }
     for name in sorted(state.labels):
         arrays[_LABEL_PREFIX + name] = state.labels[name]
@@ -154,6 +163,7 @@ def load_state(path: str | os.PathLike) -> SequenceState:
             camera_positions=arrays["camera_positions"],
             camera_orientations=arrays["camera_orientations"],
             fps=float(arrays["fps"]),
+            angles=arrays["angles"].tolist() if "angles" in arrays else [],
         )
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from None

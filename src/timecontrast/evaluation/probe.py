@@ -8,6 +8,9 @@ held-out sequences:
 - ``linear``: ridge regression with the penalty chosen by efficient leave-one-out
   cross-validation (scikit-learn ``RidgeCV``);
 - ``mlp``: a small MLP (scikit-learn ``MLPRegressor``, Adam, early stopping).
+A free rotation angle (a position the state lists in ``angles``, e.g. the cart-pole's
+hinge, which winds up to many turns) is a target as its cosine and sine: an image shows an
+angle only modulo 2 pi, so its raw value cannot be predicted from frames.
 Inputs are standardised and targets are divided by their training standard deviation,
 so the reported error of a variable is its MSE in units of its variance (1.0 = no
 better than predicting the training mean; 0 = perfect). Position and velocity errors
@@ -30,6 +33,23 @@ from timecontrast.errors import DataError
 log = logging.getLogger(__name__)
 
 PROBES = ("linear", "mlp")
+
+
+def periodic_targets(position: np.ndarray, names: Sequence[str], angles: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Position targets ``[T, P']`` and their names: each variable in ``angles`` becomes
+    ``<name> (cos)`` and ``<name> (sin)``, the others stay as they are."""
+    position = np.asarray(position, np.float64).reshape(len(position), -1)
+    columns, out_names = [], []
+    for i, name in enumerate(names):
+        if name in angles:
+            columns += [np.cos(position[:, i]), np.sin(position[:, i])]
+            out_names += [f"{name} (cos)", f"{name} (sin)"]
+        else:
+            columns.append(position[:, i])
+            out_names.append(name)
+    if not columns:
+        return position, list(names)
+    return np.stack(columns, axis=1), out_names
 
 
 def probe_features(embeddings: np.ndarray) -> np.ndarray:
@@ -84,7 +104,7 @@ class ProbeResult:
     """Normalised MSE per probe: position/velocity means and per-variable values."""
 
     errors: dict[str, dict[str, float]]  # probe -> {"position": x, "velocity": y}
-    variables: dict[str, dict[str, float]]  # probe -> {variable name: error}
+    variables: dict[str, dict[str, float]]  # probe -> {"position <name>" / "velocity <name>": error}
     num_train: int
     num_test: int
 
@@ -155,7 +175,9 @@ def fit_probes(
             "position": float(per_var[:num_pos].mean()) if num_pos else float("nan"),
             "velocity": float(per_var[num_pos:].mean()) if per_var.size > num_pos else float("nan"),
         }
-        variables[probe] = {n: float(v) for n, v in zip(names, per_var)}
+        # Prefixed: a joint has a position and a velocity of the same name.
+        kinds = ["position"] * num_pos + ["velocity"] * (len(names) - num_pos)
+        variables[probe] = {f"{k} {n}": float(v) for k, n, v in zip(kinds, names, per_var)}
         log.debug("probe %s: %s", probe, errors[probe])
     return ProbeResult(errors, variables, len(x_train), len(x_test))
 
@@ -178,9 +200,12 @@ def probe_data_of(embedder, sequences: Iterable, split: str = "records", num_seq
     def items():
         for item in embedder.embed_sequences(sequences, num_sequences=num_sequences):
             state = _state_of(item.sequence, split)
-            names.setdefault("position", list(getattr(state, "position_names", []) or []))
+            position, position_names = periodic_targets(
+                state.position, list(getattr(state, "position_names", []) or []), getattr(state, "angles", [])
+            )
+            names.setdefault("position", position_names)
             names.setdefault("velocity", list(getattr(state, "velocity_names", []) or []))
-            yield item.embeddings, state.position, state.velocity
+            yield item.embeddings, position, state.velocity
 
     data = probe_dataset(items())
     return data, names.get("position"), names.get("velocity")

@@ -81,6 +81,16 @@ def _coordinate_names(model: Any, widths: Sequence[int]) -> list[str]:
     return names
 
 
+def _free_angles(model: Any) -> list[str]:
+    """Names of the hinge joints without limits: their angle is periodic."""
+    hinge = 3  # mjtJoint.mjJNT_HINGE
+    return [
+        model.joint(j).name or f"joint{j}"
+        for j in range(model.njnt)
+        if int(model.jnt_type[j]) == hinge and not bool(model.jnt_limited[j])
+    ]
+
+
 class WorldSimulator:
     """One world's model, physics and renderer, reused for many sequences.
 
@@ -114,6 +124,7 @@ class WorldSimulator:
         self.appearance = AppearanceRandomizer(self.model, self.renderer, self.world.body_materials)
         self.position_names = _coordinate_names(self.model, _QPOS_WIDTH)
         self.velocity_names = _coordinate_names(self.model, _QVEL_WIDTH)
+        self.angles = _free_angles(self.model)
 
     def simulate(
         self,
@@ -180,6 +191,7 @@ class WorldSimulator:
             camera_positions=cam_pos,
             camera_orientations=cam_rot,
             fps=self.fps,
+            angles=self.angles,
         )
         return SimSequence(name=name, world=world.name, frames=frames, state=state)
 

@@ -1,0 +1,74 @@
+"""tcn demo --quick end to end: every step, the report, skipping finished steps."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from timecontrast.cli.main import main
+
+pytest.importorskip("mujoco")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    assert main(["demo", "--outdir", str(out), "--quick", "--device", "cpu"]) == 0
+    return out
+
+
+def _scalar(out, run, metric, key, baseline=None):
+    data = json.loads((out / "runs" / run / "evaluation" / f"{metric}.json").read_text())
+    if baseline:
+        return data["baselines"][baseline]["scalars"][key]
+    return data["checkpoints"][max(data["checkpoints"], key=int)]["scalars"][key]
+
+
+def test_quick_demo_writes_the_report_with_the_metrics(demo):
+    md = (demo / "report.md").read_text()
+    html = (demo / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<table>" in html
+    # The metric table, with the numbers the evaluation wrote (not made up by the report).
+    trained = _scalar(demo, "mvtcn", "alignment", "validation/alignment")
+    untrained = _scalar(demo, "mvtcn", "alignment", "validation/alignment", baseline="untrained")
+    row = next(line for line in md.splitlines() if line.startswith("| alignment error (0 = perfect"))
+    assert row == f"| alignment error (0 = perfect, ~0.33 = chance) | {trained:.4f} | {untrained:.4f} |"
+    velocity = _scalar(demo, "mftcn", "probe", "validation/probe/linear velocity mse")
+    assert re.search(rf"\| state probe MSE/variance: linear velocity \| [0-9.]+ \| {velocity:.4f} \|", md)
+    for attr in ("pole_up", "cart_moving"):
+        assert f"kNN error@top1: {attr}" in md
+    # Every linked file exists, and each step's command is listed.
+    for link in re.findall(r"\]\(([^)]+)\)", md):
+        assert (demo / link).is_file(), link
+    assert (demo / "projector" / "pca.png").is_file() and list((demo / "imitation").glob("*/*.gif"))
+    for cmd in ("tcn synth", "tcn train --config_paths=demo.yaml,demo_mftcn.yaml", "tcn align", "tcn project"):
+        assert cmd in md
+    assert "PASS" in md or "FAIL" in md
+
+
+def test_rerun_skips_finished_steps_and_redoes_changed_ones(demo, capsys):
+    report = (demo / "report.md").stat().st_mtime_ns
+    checkpoint = next((demo / "runs" / "mvtcn" / "checkpoints").glob("*.pt")).stat().st_mtime_ns
+    assert main(["demo", "--outdir", str(demo), "--quick", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("done before, skipped") == 12
+    assert next((demo / "runs" / "mvtcn" / "checkpoints").glob("*.pt")).stat().st_mtime_ns == checkpoint
+    assert (demo / "report.md").stat().st_mtime_ns != report  # the report is always rewritten
+
+    # A step whose output is gone runs again; the others stay skipped.
+    import shutil
+
+    shutil.rmtree(demo / "projector")
+    assert main(["demo", "--outdir", str(demo), "--quick", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("done before, skipped") == 11 and "$ tcn project" in out
+    assert (demo / "projector" / "tsne.png").is_file()
+
+
+def test_outdir_that_is_a_file_is_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "file"
+    path.write_text("x")
+    assert main(["demo", "--outdir", str(path), "--quick"]) == 2
+    assert "is a file; give a directory" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+"""Tiny multi-view datasets made on the fly (no MuJoCo, no downloads), shared by the tests.
+
+A module rather than conftest.py so that test files can import it by one unambiguous
+name (`from toy_data import make_toy_dataset`); several conftest.py files exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def render_toy_view(x: float, view: int, size: int = 32) -> np.ndarray:
+    """A square at position ``x`` in [-1, 1]; each view films it differently.
+
+    view 0: a red square moving horizontally on a dark background;
+    view 1: a green square moving vertically (mirrored) on a light background;
+    further views: shifted colours and offsets.
+    """
+    img = np.full((size, size, 3), 30 + 150 * (view % 2), np.uint8)
+    img[..., view % 3] = np.uint8(60 + 20 * view)
+    s = size // 5
+    c = int(round((x + 1) / 2 * (size - s)))
+    colour = np.roll(np.array([220, 40, 40], np.uint8), view)
+    if view % 2 == 0:
+        r0 = size // 2 - s // 2 + (view // 2)
+        img[r0 : r0 + s, c : c + s] = colour
+    else:
+        c = size - s - c
+        img[c : c + s, size // 3 : size // 3 + s] = colour
+    return img
+
+
+def toy_trajectory(length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Position and velocity of a smooth back-and-forth motion."""
+    phase = rng.uniform(0, 2 * np.pi)
+    freq = rng.uniform(0.08, 0.15)
+    t = np.arange(length)
+    x = np.sin(freq * t + phase)
+    v = freq * np.cos(freq * t + phase)
+    return x, v
+
+
+def make_toy_dataset(
+    root: Path, splits: dict[str, int], length: int = 24, views: int = 2, size: int = 32, seed: int = 0
+) -> Path:
+    """Write ``root/<split>/records`` and ``root/<split>/labeled`` in the synth layout."""
+    from timecontrast.data.labeled import LabeledFrame, write_labeled_records
+    from timecontrast.data.records import write_sequence_record
+    from timecontrast.io.jpeg import encode_jpeg
+
+    rng = np.random.default_rng(seed)
+    k = 0
+    for split, n in splits.items():
+        for _ in range(n):
+            name = f"toy_{k:04d}"
+            k += 1
+            x, v = toy_trajectory(length, rng)
+            jpegs = [
+                [encode_jpeg(render_toy_view(float(x[t]), view, size)) for t in range(length)] for view in range(views)
+            ]
+            write_sequence_record(root / split / "records" / f"{name}.tfrecord", name, jpegs)
+            labels = {"side": (x > 0).astype(np.int64), "moving_right": (v > 0).astype(np.int64)}
+            frames = [
+                LabeledFrame(
+                    [jpegs[view][t] for view in range(views)],
+                    name,
+                    {key: int(val[t]) for key, val in labels.items()},
+                    t,
+                )
+                for t in range(length)
+            ]
+            write_labeled_records(root / split / "labeled" / f"{name}.tfrecord", frames)
+            np.savez(root / split / f"{name}.toystate.npz", position=x[:, None], velocity=v[:, None])
+    return root
