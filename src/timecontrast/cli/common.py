@@ -12,8 +12,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config_paths",
         default="",
-        help="YAML config files applied left to right, comma separated (a logdir's "
-        "final_training_config.yaml alone rebuilds a run)",
+        help="YAML config files applied left to right, comma separated; shipped configs by bare name "
+        "(default.yaml, demo.yaml, demo_mftcn.yaml, pouring.yaml); a logdir's final_training_config.yaml "
+        "alone rebuilds a run",
     )
     parser.add_argument("--model_params", default="", help="a YAML string merged after the files")
     parser.add_argument(
