@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -24,33 +23,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def machine_line() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import torch
+    from timecontrast.viz.report import machine_summary
 
-        torch_version = torch.__version__
-        threads = torch.get_num_threads()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        torch_version, threads = "not installed", 0
-    mem = ""
-    try:
-        kb = int(
-            next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")).split()[1]
-        )
-        mem = f", {kb / 2**20:.0f} GiB RAM"
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}, torch {torch_version} "
-        f"({threads} threads), {platform.system()} {platform.release()}"
-    )
+    return machine_summary()
 
 
 def main() -> int:

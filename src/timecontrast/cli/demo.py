@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import shlex
 import shutil
 import time
@@ -435,24 +433,6 @@ def checks(r: Results) -> list[Check]:
 
 
 # ------------------------------------------------------------------------------- report
-def _machine() -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    threads = torch.get_num_threads()
-    return (
-        f"{cpu}, {os.cpu_count()} cores ({threads} torch threads), torch {torch.__version__}, "
-        f"Python {platform.python_version()}"
-    )
-
-
 def _first(folder: Path, pattern: str) -> Path | None:
     found = sorted(folder.glob(pattern))
     return found[0] if found else None
@@ -460,12 +440,12 @@ def _first(folder: Path, pattern: str) -> Path | None:
 
 def write_report(plan: Plan, r: Results, found: list[Check], total_seconds: float, quick: bool) -> tuple[Path, Path]:
     from timecontrast import __version__
-    from timecontrast.viz.report import Report
+    from timecontrast.viz.report import Report, machine_summary
 
     out = plan.outdir
     rep = Report("timecontrast demo: TCN on the simulated cartpole")
     rep.text(
-        f"Generated {time.strftime('%Y-%m-%d %H:%M')} by timecontrast {__version__} on {_machine()}; "
+        f"Generated {time.strftime('%Y-%m-%d %H:%M')} by timecontrast {__version__} on {machine_summary()}; "
         f"all steps {total_seconds / 60:.1f} min."
         + (" **--quick run: tiny data, the numbers mean nothing.**" if quick else "")
     )

@@ -27,6 +27,37 @@ class _Block:
     data: dict = field(default_factory=dict)
 
 
+def machine_summary() -> str:
+    """CPU model, cores, memory, Python, torch (and its threads), OS: where numbers were measured."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        kb = int(next(ln for ln in meminfo if ln.startswith("MemTotal")).split()[1])
+        mem = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        pass
+    try:
+        import torch
+
+        torch_part = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch_part = "torch not installed"
+    return (
+        f"{cpu}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}, {torch_part}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
 def format_cell(value: Cell, digits: int = 4) -> str:
     """Numbers with ``digits`` decimals, None / NaN as '-', text as it is."""
     if value is None:
