@@ -66,6 +66,13 @@ def test_rerun_skips_finished_steps_and_redoes_changed_ones(demo, capsys):
     assert out.count("done before, skipped") == 11 and "$ tcn project" in out
     assert (demo / "projector" / "tsne.png").is_file()
 
+    # An earlier step that runs again redoes the steps after it (they read its output).
+    shutil.rmtree(demo / "imitation" / "views")
+    assert main(["demo", "--outdir", str(demo), "--quick", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("done before, skipped") == 9
+    assert "$ tcn imitate --checkpointdir" in out and "$ tcn project" in out
+
 
 def test_outdir_that_is_a_file_is_a_clear_error(tmp_path, capsys):
     path = tmp_path / "file"

@@ -13,7 +13,8 @@ Steps, each a tcn command run in this process (the report lists them to copy):
   7. report          OUTDIR/report.md and OUTDIR/report.html: metrics, plots, videos,
                      the commands of every step
 
-Re-running skips the steps already done with the same command; --force redoes them.
+Re-running skips the steps already done with the same command (and everything after a
+step that runs again is redone, since it reads that step's output); --force redoes all.
 --quick is a seconds-long version on tiny data (for tests and a first look); its numbers
 mean nothing.
 
@@ -279,15 +280,17 @@ def run_steps(plan: Plan, force: bool) -> None:
     from timecontrast.cli.main import main as tcn_main
 
     state = {} if force else _load_state(plan.outdir)
+    ran = False  # once a step runs, the later ones (which read its outputs) run again too
     for i, step in enumerate(plan.steps, 1):
         done = state.get(step.name)
-        if done and done.get("command") == step.command() and all(p.exists() for p in step.outputs):
+        if not ran and done and done.get("command") == step.command() and all(p.exists() for p in step.outputs):
             step.seconds, step.skipped = done.get("seconds"), True
             print(f"[{i}/{len(plan.steps)}] {step.title}: done before, skipped (--force redoes it)", flush=True)
             continue
         for p in step.outputs:  # a changed or unfinished step starts clean
             _remove(p)
         state.pop(step.name, None)
+        ran = True
         print(f"\n[{i}/{len(plan.steps)}] {step.title}\n$ {step.command()}", flush=True)
         start = time.perf_counter()
         code = tcn_main(list(step.argv))

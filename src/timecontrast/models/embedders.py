@@ -242,8 +242,9 @@ class MultiFrameEmbedder(Embedder):
     (time, height, width), pooling, ``fc_hidden_sizes`` FC+ReLU layers and a linear layer
     to ``embedding_size``. ``pooling``: 'avg' (global average over time and space) or
     'spatial_softmax' (per-frame trunks only: each channel's expected image position in
-    each of the K frames, so where things are and how they move both reach the FC layers). Input ``[B, K, 3, H, W]``, frames in time
-    order, ``frame_stride`` frames apart, the last one the embedded timestep.
+    each of the K frames, so where things are and how they move both reach the FC layers).
+    Input ``[B, K, 3, H, W]``, frames in time order, ``frame_stride`` frames apart, the
+    last one the embedded timestep.
     """
 
     def __init__(

@@ -69,9 +69,10 @@ class EmbeddingHead(nn.Module):
     """Trunk features to an embedding: ``[B, C, *S] -> [B, D]`` (S = (H, W) or (T, H, W)).
 
     dropout(keep_pretrained) -> ``conv_channels`` 3x3 conv+BN+ReLU blocks, each followed by
-    dropout(keep_conv) -> pooling ('spatial_softmax': expected coordinates, 2C values,
-    with 3D features 2C per time step, ``time_steps`` of them; 'avg': global average, C values) -> ``fc_hidden_sizes`` FC(+BN)+ReLU layers,
-    each followed by dropout(keep_fc) -> a linear layer to ``embedding_size``.
+    dropout(keep_conv) -> pooling ('spatial_softmax': expected coordinates, 2C values, or
+    with 3D features 2C per time step for ``time_steps`` steps; 'avg': global average, C
+    values) -> ``fc_hidden_sizes`` FC(+BN)+ReLU layers, each followed by dropout(keep_fc)
+    -> a linear layer to ``embedding_size``.
     Conv and FC weights are Xavier-uniform initialised, biases zero (slim's defaults).
     """
 
