@@ -42,7 +42,8 @@ CONFIGS = resources.files("timecontrast") / "configs"
 
 # name -> (config files, overrides, raw frame height, width, sequences, frames per sequence)
 CASES: dict[str, tuple[list[str], list[str], int, int, int, int]] = {
-    "demo": (["demo.yaml"], [], 128, 128, 4, 120),
+    "demo": (["demo.yaml"], [], 64, 64, 4, 120),  # the frame size tcn demo writes
+    "demo, 128 px frames": (["demo.yaml"], [], 128, 128, 4, 120),  # decoding twice the size
     "pouring @139px, batch 8": (
         ["pouring.yaml"],
         ["data.height=139", "data.width=139", "data.batch_size=8", "data.examples_per_sequence=8",
