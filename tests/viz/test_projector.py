@@ -98,3 +98,34 @@ def test_sample_reports_the_real_view_of_partial_embeddings(rng):
     sample = sample_frames([part], -1, np.random.default_rng(0))
     assert sample.view.tolist() == [2] * 5
     np.testing.assert_allclose(sample.embeddings, seq.embeddings[2], rtol=1e-6)
+
+
+def test_class_names_from_the_dataset_show_in_metadata_and_legends(tmp_path, rng):
+    """tcn synth's dataset.json names each class; the projector table and plot legends use them."""
+    import json
+
+    from timecontrast.data.records import SequenceRecord, write_sequence_record
+    from timecontrast.io.jpeg import encode_jpeg
+    from timecontrast.viz.plots import sample_colourings
+    from timecontrast.viz.projector import metadata_rows
+
+    root = tmp_path / "ds"
+    path = write_sequence_record(
+        root / "val" / "records" / "s.tfrecord", "s", [[encode_jpeg(np.zeros((4, 4, 3), np.uint8))]]
+    )
+    assert SequenceRecord(path).class_names == {}
+    (root / "dataset.json").write_text(json.dumps({"attributes": [{"name": "side", "classes": ["left", "right"]}]}))
+    assert SequenceRecord(path).class_names == {"side": ["left", "right"]}
+    (root / "dataset.json").write_text("{not json")
+    assert SequenceRecord(path).class_names == {}  # cosmetic: a broken file only loses the names
+
+    seqs = labelled_sequences(rng)
+    seqs[0].sequence.class_names = {"side": ["left", "right"]}
+    sample = sample_frames(seqs, 24, np.random.default_rng(0))
+    assert sample.class_names == {"side": ["left", "right"]}
+    header, rows = metadata_rows(sample)
+    col = header.index("side")
+    assert {r[col] for r in rows} <= {"left", "right", ""} and {"left", "right"} <= {r[col] for r in rows}
+    assert sample.label_name("phase", 1) == "1"  # unnamed attributes keep their numbers
+    side = next(c for c in sample_colourings(sample) if c.name == "side")
+    assert side.class_names == ["left", "right"]

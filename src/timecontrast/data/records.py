@@ -277,6 +277,14 @@ class SequenceRecord:
 
         return load_state(path)
 
+    @cached_property
+    def class_names(self) -> dict[str, list[str]]:
+        """Class names of each label attribute from the dataset's ``dataset.json`` (as ``tcn
+        synth`` writes it beside the splits), e.g. ``{"pole_up": ["down", "up"]}``; {} without one."""
+        if self.path.parent.name != "records":
+            return {}
+        return read_class_names(self.path.parent.parent.parent / "dataset.json")
+
     @property
     def labels(self) -> dict[str, np.ndarray] | None:
         state = self.state
@@ -284,6 +292,23 @@ class SequenceRecord:
 
     def __repr__(self) -> str:
         return f"SequenceRecord({str(self.path)!r}, name={self.name!r}, views={self.num_views}, length={self.length})"
+
+
+def read_class_names(path: str | os.PathLike) -> dict[str, list[str]]:
+    """``{attribute: [class name, ...]}`` from a dataset.json's ``attributes``; {} when the
+    file is missing or holds none (a malformed file is logged and ignored: names are cosmetic)."""
+    import json
+    import logging
+
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    try:
+        attributes = json.loads(p.read_text()).get("attributes", [])
+        return {str(a["name"]): [str(c) for c in a["classes"]] for a in attributes if "classes" in a}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        logging.getLogger(__name__).warning("%s: cannot read class names (%s); labels are shown as numbers", p, exc)
+        return {}
 
 
 def _len_prefix(data: bytes) -> bytes:

@@ -82,6 +82,7 @@ class Colouring:
     values: np.ndarray  # [N]
     categorical: bool
     missing: int | None = None  # value meaning "unknown" (drawn grey)
+    class_names: list[str] | None = None  # legend text of categorical values 0, 1, ...
 
 
 def sample_colourings(sample: FrameSample) -> list[Colouring]:
@@ -92,7 +93,8 @@ def sample_colourings(sample: FrameSample) -> list[Colouring]:
     ]
     for key, values in sorted(sample.labels.items()):
         known = values[values >= 0]
-        out.append(Colouring(key, values, categorical=len(np.unique(known)) <= MAX_CATEGORIES, missing=-1))
+        categorical = len(np.unique(known)) <= MAX_CATEGORIES
+        out.append(Colouring(key, values, categorical, missing=-1, class_names=sample.class_names.get(key)))
     return out
 
 
@@ -109,7 +111,9 @@ def _scatter(fig: Figure, ax, points: np.ndarray, colouring: Colouring) -> None:
         colours = matplotlib.colormaps[cmap]
         for i, c in enumerate(cats):
             sel = known & (vals == c)
-            ax.scatter(points[sel, 0], points[sel, 1], s=6, color=colours(i % colours.N), label=str(c), linewidths=0)
+            names = colouring.class_names or []
+            label = names[int(c)] if 0 <= int(c) < len(names) else str(c)
+            ax.scatter(points[sel, 0], points[sel, 1], s=6, color=colours(i % colours.N), label=label, linewidths=0)
         ax.legend(title=colouring.name, fontsize="x-small", title_fontsize="small", markerscale=2, loc="best")
     else:
         sc = ax.scatter(points[known, 0], points[known, 1], s=6, c=vals[known], cmap="viridis", linewidths=0)

@@ -48,6 +48,12 @@ class FrameSample:
     names: list[str]  # [S] sequence names
     lengths: np.ndarray  # [S] int64
     labels: dict[str, np.ndarray] = field(default_factory=dict)  # attribute -> [N] int64, -1 = unknown
+    class_names: dict[str, list[str]] = field(default_factory=dict)  # attribute -> name of each class
+
+    def label_name(self, key: str, value: int) -> str:
+        """A label value as its class name when the dataset names it, else the number."""
+        names = self.class_names.get(key, [])
+        return names[value] if 0 <= value < len(names) else str(value)
 
     @property
     def time(self) -> np.ndarray:
@@ -103,9 +109,14 @@ def sample_frames(sequences: Sequence[EmbeddedSequence], num_embed: int, rng: np
             if key in per_seq[s]:
                 col[i] = per_seq[s][key][t]
         labels[key] = col
+    class_names: dict[str, list[str]] = {}
+    for s in sequences:  # the first dataset that names an attribute's classes
+        for key, names in (getattr(s.sequence, "class_names", None) or {}).items():
+            if key in labels:
+                class_names.setdefault(key, list(names))
     return FrameSample(
         emb, seq_idx.astype(np.int64), view.astype(np.int64), timestep.astype(np.int64), [s.name for s in sequences],
-        lengths, labels,
+        lengths, labels, class_names,
     )  # fmt: skip
 
 
@@ -145,7 +156,7 @@ def metadata_rows(sample: FrameSample) -> tuple[list[str], list[list[str]]]:
     rows = []
     for i in range(len(sample)):
         row = [_cell(sample.names[sample.sequence[i]]), str(sample.view[i]), str(sample.timestep[i]), f"{time[i]:.4f}"]
-        row += ["" if sample.labels[k][i] < 0 else str(sample.labels[k][i]) for k in keys]
+        row += ["" if sample.labels[k][i] < 0 else _cell(sample.label_name(k, int(sample.labels[k][i]))) for k in keys]
         rows.append(row)
     return header, rows
 
