@@ -74,8 +74,14 @@ def test_rerun_skips_finished_steps_and_redoes_changed_ones(demo, capsys):
     assert "$ tcn imitate --checkpointdir" in out and "$ tcn project" in out
 
 
-def test_outdir_that_is_a_file_is_a_clear_error(tmp_path, capsys):
+def test_outdir_that_is_a_file_or_holds_other_files_is_refused(tmp_path, capsys):
     path = tmp_path / "file"
     path.write_text("x")
     assert main(["demo", "--outdir", str(path), "--quick"]) == 2
     assert "is a file; give a directory" in capsys.readouterr().err
+    # A folder with someone's data in it: the demo would replace data/, runs/, ... there.
+    (tmp_path / "project" / "data").mkdir(parents=True)
+    (tmp_path / "project" / "data" / "mine.txt").write_text("keep me")
+    assert main(["demo", "--outdir", str(tmp_path / "project"), "--quick"]) == 2
+    assert "already holds files that tcn demo did not write" in capsys.readouterr().err
+    assert (tmp_path / "project" / "data" / "mine.txt").read_text() == "keep me"

@@ -541,7 +541,11 @@ def write_report(plan: Plan, r: Results, found: list[Check], total_seconds: floa
 
 # --------------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--outdir", default="demo_output", help="where everything goes (default: demo_output)")
+    parser.add_argument(
+        "--outdir",
+        default="demo_output",
+        help="where everything goes: a new or empty folder, or an earlier demo's (default: demo_output)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -555,7 +559,15 @@ def run(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir)
     if outdir.exists() and not outdir.is_dir():
         raise DataError(f"--outdir '{outdir}' is a file; give a directory")
+    # The demo removes a step's old outputs before redoing it, so it only ever writes into
+    # a new or empty folder, or one it made before (marked by its step record).
+    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / STATE_FILE).is_file():
+        raise DataError(
+            f"--outdir '{outdir}' already holds files that tcn demo did not write; give a new or empty directory"
+        )
     outdir.mkdir(parents=True, exist_ok=True)
+    if not (outdir / STATE_FILE).is_file():
+        _save_state(outdir, {})  # marks the folder as the demo's before anything is written
     plan = make_plan(outdir, args.quick, args.device)
     start = time.perf_counter()
     run_steps(plan, args.force)
