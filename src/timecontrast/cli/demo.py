@@ -390,6 +390,13 @@ class Check:
     detail: str
 
 
+def _f(value: float | None, digits: int = 4) -> str:
+    """A number for the summary lines; '-' where a metric had no value (NaN in the results)."""
+    from timecontrast.viz.report import format_cell
+
+    return format_cell(value, digits)
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
@@ -403,12 +410,12 @@ def checks(r: Results) -> list[Check]:
         Check(
             "trained alignment error is at most half the untrained baseline's",
             a_mv is not None and a_base is not None and a_mv <= 0.5 * a_base,
-            f"{a_mv:.4f} vs {a_base:.4f} (ratio {_ratio(a_mv, a_base):.2f})",
+            f"{_f(a_mv)} vs {_f(a_base)} (ratio {_f(_ratio(a_mv, a_base), 2)})",
         ),
         Check(
             f"trained kNN error (average over attributes, top-{r.k}) is clearly below the baseline's",
             k_mv is not None and k_base is not None and k_mv <= k_base - 0.05,
-            f"{k_mv:.4f} vs {k_base:.4f}",
+            f"{_f(k_mv)} vs {_f(k_base)}",
         ),
     ]
     for probe in ("linear", "mlp"):
@@ -419,17 +426,17 @@ def checks(r: Results) -> list[Check]:
                 Check(
                     f"multi-frame velocity probe error ({probe}) is below the single-frame one's",
                     v_mf < v_mv,
-                    f"{v_mf:.4f} vs {v_mv:.4f}",
+                    f"{_f(v_mf)} vs {_f(v_mv)}",
                 )
             )
-    if motion:
+    if motion and all(r.knn[m].get(a) is not None for m in ("mftcn", "mvtcn") for a in motion):
         m_mf = sum(r.knn["mftcn"][a] for a in motion) / len(motion)
         m_mv = sum(r.knn["mvtcn"][a] for a in motion) / len(motion)
         out.append(
             Check(
                 f"multi-frame kNN error on motion attributes ({', '.join(motion)}) is below the single-frame one's",
                 m_mf < m_mv,
-                f"{m_mf:.4f} vs {m_mv:.4f}",
+                f"{_f(m_mf)} vs {_f(m_mv)}",
             )
         )
     return out
@@ -577,16 +584,16 @@ def run(args: argparse.Namespace) -> int:
     md, html_path = write_report(plan, results, found, total, args.quick)
     print("\n" + "=" * 72)
     print(f"demo finished in {(time.perf_counter() - start) / 60:.1f} min")
-    print(f"alignment error: trained {results.alignment['mvtcn']:.4f}, untrained {results.alignment['untrained']:.4f}")
+    print(f"alignment error: trained {_f(results.alignment['mvtcn'])}, untrained {_f(results.alignment['untrained'])}")
     print(
-        f"kNN error (average, top-{results.k}): trained {results.knn['mvtcn']['average']:.4f}, "
-        f"untrained {results.knn['untrained']['average']:.4f}"
+        f"kNN error (average, top-{results.k}): trained {_f(results.knn['mvtcn']['average'])}, "
+        f"untrained {_f(results.knn['untrained']['average'])}"
     )
     for key in ("linear velocity", "mlp velocity"):
         if key in results.probe["mvtcn"]:
             print(
-                f"velocity probe ({key.split()[0]}): single-frame {results.probe['mvtcn'][key]:.4f}, "
-                f"multi-frame {results.probe['mftcn'][key]:.4f}"
+                f"velocity probe ({key.split()[0]}): single-frame {_f(results.probe['mvtcn'][key])}, "
+                f"multi-frame {_f(results.probe['mftcn'][key])}"
             )
     for c in found:
         print(f"  {'PASS' if c.holds else 'FAIL'}  {c.claim}")
