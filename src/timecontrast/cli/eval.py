@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg.runtime.num_threads > 0:
         torch.set_num_threads(cfg.runtime.num_threads)
     torch.manual_seed(cfg.seed)
-    model = build_embedder(cfg).to(device)
+    model = build_embedder(cfg, load_weights=False).to(device)  # every checkpoint brings its weights
     metric_loss = build_metric_loss(cfg)
     loader = make_loader(validation_batches(cfg, model), cfg.data.num_workers, pin_memory=device.type == "cuda")
     eval_dir = logdir / "eval"
