@@ -32,6 +32,10 @@ def test_train_resume_and_eval(toy_dataset, tmp_path, capsys):
     assert main(["eval", "--logdir", str(logdir), "--timeout", "0"]) == 0
     assert "no new checkpoint" in capsys.readouterr().out
     assert len(read_metrics(logdir / "eval")) == 3
+    # Checkpoints bring their own weights: trunk weights the config names are not read
+    # (a pretrained file that is gone, or a download, must not stop evaluation).
+    missing = tmp_path / "gone.pt"
+    assert main(["eval", "--logdir", str(logdir), "--once", f"small_conv.pretrained_checkpoint={missing}"]) == 0
 
 
 def test_train_with_a_bad_config_exits_2_with_the_reason(toy_dataset, tmp_path, capsys):
