@@ -1,4 +1,4 @@
-"""A small report document written as Markdown and as a self-contained-looking HTML page.
+"""A small report document written as Markdown and as an HTML page (images and videos linked beside it).
 
 The demo (``tcn demo``) builds one from its results: headings, paragraphs, tables of
 numbers, images, videos and shell commands. Paths are stored relative to the report's
