@@ -231,3 +231,38 @@ def test_validation_loss_uses_eval_mode_and_fixed_batches(make_config):
     cfg_with_nothing = OmegaConf.merge(cfg, {"data": {"validation": ""}})
     with pytest.raises(ConfigError, match="data.validation"):
         validation_batches(cfg_with_nothing, model)
+
+
+def test_resume_does_not_read_the_trunk_weights_again(make_config, tmp_path):
+    """The first run starts from a pretrained trunk file; resuming needs only the checkpoint,
+    so it works where that file (or a download) is not available."""
+    weights = tmp_path / "trunk.pt"
+    cfg = make_config("mvtcn", "learning.max_step=2", "logging.checkpoint.save_checkpoints_steps=2")
+    torch.save(build_embedder(cfg).state_dict(), weights)
+    run = tmp_path / "run"
+    with_weights = ["learning.max_step=2", "logging.checkpoint.save_checkpoints_steps=2"]
+    first = train(make_config("mvtcn", *with_weights, f"small_conv.pretrained_checkpoint={weights}"), run)
+    assert first.step == 2
+    weights.unlink()
+    resumed = train(
+        make_config(
+            "mvtcn",
+            "learning.max_step=4",
+            "logging.checkpoint.save_checkpoints_steps=2",
+            f"small_conv.pretrained_checkpoint={weights}",
+        ),
+        run,
+    )
+    assert (resumed.start_step, resumed.step) == (2, 4)
+
+    # Every checkpoint unreadable: a clear error (not a silent start without the trunk
+    # weights); the next run starts from step 0 and reads them.
+    for _, path in list_checkpoints(run / "checkpoints"):
+        path.write_bytes(b"broken")
+    again = make_config("mvtcn", "learning.max_step=4", f"small_conv.pretrained_checkpoint={weights}")
+    with pytest.raises(TrainingError, match="could be read.*run the same command again"):
+        train(again, run)
+    from timecontrast.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="trunk.pt' does not exist"):  # now it needs the file
+        train(again, run)

@@ -191,7 +191,10 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
     if ctx.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(cfg.seed)  # initial weights (DDP also broadcasts rank 0's)
-    model = build_embedder(cfg).to(ctx.device)
+    # Resuming, the checkpoint holds every weight: the trunk's pretrained weights are not
+    # downloaded or read again (a node without internet or without the file can resume).
+    resuming = bool(list_checkpoints(logdir / "checkpoints"))
+    model = build_embedder(cfg, load_weights=not resuming).to(ctx.device)
     if cfg.runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
     sequences = open_split(cfg, "training")
@@ -207,6 +210,11 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
 
     # -------------------------------------------------------------- restore
     step, last_checkpoint = _restore(checkpoint_dir, model, optimizer, scaler, ctx.is_main)
+    if resuming and last_checkpoint is None:
+        raise TrainingError(
+            f"no checkpoint in {checkpoint_dir} could be read (they were renamed *.corrupt); run the same command "
+            "again to start from step 0, with the trunk's pretrained weights"
+        )
     start_step = step
     if not same_on_all_ranks(step, ctx):
         raise TrainingError(
