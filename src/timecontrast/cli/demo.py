@@ -108,6 +108,16 @@ class Plan:
 
 
 # ----------------------------------------------------------------------------- the plan
+# The results file each metric command writes (evaluation.summaries names it by metric).
+_METRIC_OF_COMMAND = {"align": "alignment", "labeled-eval": "labeled_eval", "probe": "probe"}
+
+
+def _results_file(evaldir: Path, command: str) -> Path:
+    from timecontrast.evaluation.summaries import results_path
+
+    return results_path(evaldir, _METRIC_OF_COMMAND[command])
+
+
 def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
     s = QUICK if quick else FULL
     plan = Plan(outdir, s, device)
@@ -161,7 +171,7 @@ def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
                 f"{metric}_mvtcn",
                 f"Evaluate the multi-view TCN and its untrained baseline: {metric}",
                 [metric, f"--checkpointdir={mv}", "--once", "--baseline", *dev],
-                [mv_eval / f"{metric.replace('-', '_').replace('align', 'alignment')}.json"],
+                [_results_file(mv_eval, metric)],
             )
         )
     final_mv = mv / "checkpoints" / f"ckpt-{s.mvtcn_steps:09d}.pt"
@@ -188,7 +198,7 @@ def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
                 f"{metric}_mftcn",
                 f"Evaluate the multi-frame TCN: {metric}",
                 [metric, f"--checkpointdir={mf}", "--once", *dev],
-                [mf / "evaluation" / f"{metric.replace('-', '_').replace('align', 'alignment')}.json"],
+                [_results_file(mf / "evaluation", metric)],
             )
         )
     val_records, train_records = data / "val" / "records", data / "train" / "records"
@@ -308,15 +318,13 @@ def run_steps(plan: Plan, force: bool) -> None:
 # ------------------------------------------------------------------------------ results
 def _latest(outdir: Path, metric: str) -> tuple[dict, dict]:
     """(latest checkpoint entry, baselines) of ``<outdir>/<metric>.json``."""
-    path = outdir / f"{metric}.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: cannot read the {metric} results ({exc}); run tcn demo --force") from None
-    checkpoints = data.get("checkpoints") or {}
+    from timecontrast.evaluation.summaries import read_results, results_path
+
+    data = read_results(results_path(outdir, metric), metric)  # a DataError names a bad file
+    checkpoints = data["checkpoints"]
     if not checkpoints:
-        raise DataError(f"{path}: no evaluated checkpoint; run tcn demo --force")
-    return checkpoints[max(checkpoints, key=int)], data.get("baselines") or {}
+        raise DataError(f"{results_path(outdir, metric)}: no evaluated checkpoint; run tcn demo --force")
+    return checkpoints[max(checkpoints, key=int)], data["baselines"]
 
 
 @dataclass

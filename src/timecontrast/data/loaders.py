@@ -123,11 +123,6 @@ class SequenceBatches(IterableDataset):
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        if info is not None:
-            # A forked worker inherits the parent's open record files, whose read offset is
-            # shared between processes: drop them so this worker opens its own.
-            for seq in self.sequences:
-                seq.close()
         stop = None if self.num_batches is None else self.start_batch + self.num_batches
         for index in count(self.start_batch + worker, workers):
             if stop is not None and index >= stop:

@@ -13,6 +13,8 @@ small scanner below; it reads the same wire format the library writes.)
 from __future__ import annotations
 
 import glob
+import json
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -26,6 +28,8 @@ from timecontrast.errors import DataError, RecordError
 from timecontrast.io.example import SequenceExample, bytes_feature, feature_value, int64_feature
 from timecontrast.io.jpeg import decode_jpeg
 from timecontrast.io.tfrecord import TFRecordWriter, index_records, iter_records, read_record
+
+log = logging.getLogger(__name__)
 
 RECORD_SUFFIX = ".tfrecord"
 _VIEW_KEY = re.compile(r"^view(\d+)$")
@@ -297,9 +301,6 @@ class SequenceRecord:
 def read_class_names(path: str | os.PathLike) -> dict[str, list[str]]:
     """``{attribute: [class name, ...]}`` from a dataset.json's ``attributes``; {} when the
     file is missing or holds none (a malformed file is logged and ignored: names are cosmetic)."""
-    import json
-    import logging
-
     p = Path(path)
     if not p.is_file():
         return {}
@@ -307,7 +308,7 @@ def read_class_names(path: str | os.PathLike) -> dict[str, list[str]]:
         attributes = json.loads(p.read_text()).get("attributes", [])
         return {str(a["name"]): [str(c) for c in a["classes"]] for a in attributes if "classes" in a}
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        logging.getLogger(__name__).warning("%s: cannot read class names (%s); labels are shown as numbers", p, exc)
+        log.warning("%s: cannot read class names (%s); labels are shown as numbers", p, exc)
         return {}
 
 
