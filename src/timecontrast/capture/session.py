@@ -215,6 +215,14 @@ class CaptureSession:
         if self._ran:
             raise CaptureError("a CaptureSession records once; open a new session for the next sequence")
         self._ran = True
+        start_metadata = dict(metadata or {})
+        start_metadata["sync_tolerance_ms"] = round(self.tolerance * 1000, 3)
+        start_metadata["views"] = [self._camera_metadata(k) for k in range(len(self.cameras))]
+        try:
+            self.writer.describe(start_metadata)  # journaled: an interrupted take's sidecar gets it
+        except BaseException:
+            self.writer.abort()
+            raise
         events: queue.Queue[tuple[int, CapturedFrame | BaseException | None]] = queue.Queue()
         reader_stop = threading.Event()
         readers = [CameraReader(k, cam, events, reader_stop) for k, cam in enumerate(self.cameras)]
@@ -348,15 +356,22 @@ class CaptureSession:
             if max_frames is not None and self.writer.num_frames >= max_frames:
                 raise _Stop("max_frames")
 
-    def _view_metadata(self, view: int) -> dict:
-        info, (first, last) = self.infos[view], self._spans[view]
-        received = self.sync.received[view]
-        measured = (received - 1) / (last - first) if received > 1 and last > first else 0.0
+    def _camera_metadata(self, view: int) -> dict:
+        """What a view's camera is: known before recording, so an interrupted take keeps it."""
+        info = self.infos[view]
         return {
             "camera": info.spec,
             "description": info.description,
             "requested": {"width": info.requested_width, "height": info.requested_height, "fps": info.requested_fps},
             "delivered": {"width": info.width, "height": info.height, "fps": info.fps},
+        }
+
+    def _view_metadata(self, view: int) -> dict:
+        first, last = self._spans[view]
+        received = self.sync.received[view]
+        measured = (received - 1) / (last - first) if received > 1 and last > first else 0.0
+        return {
+            **self._camera_metadata(view),
             "measured_fps": round(measured, 3),
             "received": received,
             "dropped": self.sync.dropped[view],

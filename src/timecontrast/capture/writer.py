@@ -5,27 +5,44 @@ the synchroniser never waits for the encoder. Frames are written with their real
 presentation times (the multi-view frame's instant, shared by all views), so the file's
 average frame rate is the measured synchronised rate: nothing has to be guessed before
 the recording starts or re-encoded after it ends. All views of a sequence get the same
-frames in the same order; files are written under temporary names and renamed only
-when complete, and the timestamp sidecar is written last, the same way.
+frames in the same order.
+
+Recording is durable: the take lives in a hidden folder (:mod:`timecontrast.capture.take`)
+as fragmented mp4 files and a journal of every frame's timestamps, both made durable
+every :data:`~timecontrast.capture.take.SYNC_INTERVAL_S` seconds, so a crash, ``kill -9``
+or a power loss costs at most about the last second; the next ``tcn collect`` finishes
+such a take (:mod:`timecontrast.capture.recovery`). A normal stop finishes it at once:
+the views are copied into ordinary mp4 files under their final names and the sidecar
+is written last, each under a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from timecontrast.capture.journal import FrameRecord, TakeHeader, TakeJournal
+from timecontrast.capture.layout import take_dir_for_sidecar, take_sequence_name
 from timecontrast.capture.sync import SyncedFrame
-from timecontrast.errors import CaptureError
-from timecontrast.io.video import VideoWriter
+from timecontrast.capture.take import (
+    SYNC_INTERVAL_S,
+    debug_file,
+    finalise_take,
+    journal_file,
+    measured_fps,
+    remove_take,
+    view_file,
+)
+from timecontrast.errors import CaptureError, TimeContrastError
+from timecontrast.io.files import fsync_directory
+from timecontrast.io.video import FragmentedVideoWriter
 
 logger = logging.getLogger(__name__)
 
@@ -38,21 +55,23 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 class _EncoderThread(threading.Thread):
-    """Encodes the frames put on its queue into one file; ``None`` on the queue ends it."""
+    """Encodes the frames put on its queue into one fragmented mp4; ``None`` on the queue ends it."""
 
     def __init__(self, path: Path, fps: float, crf: int, name: str) -> None:
         super().__init__(name=name, daemon=True)
         self.path, self.fps, self.crf = path, fps, crf
         self.frames: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue()
         self.error: BaseException | None = None
-        self.writer: VideoWriter | None = None
+        self.writer: FragmentedVideoWriter | None = None
 
     def run(self) -> None:
         try:
             while (item := self.frames.get()) is not None:
                 image, seconds = item
                 if self.writer is None:
-                    self.writer = VideoWriter(self.path, self.fps, image.shape[1], image.shape[0], crf=self.crf)
+                    self.writer = FragmentedVideoWriter(
+                        self.path, self.fps, image.shape[1], image.shape[0], crf=self.crf, sync_interval=SYNC_INTERVAL_S
+                    )
                 self.writer.write(image, timestamp=seconds)
         except BaseException as exc:  # reported to the recording loop, which stops and re-raises
             self.error = exc
@@ -66,7 +85,9 @@ class SequenceWriter:
 
     ``debug_path`` and ``debug_views`` add a side-by-side video of two views.
     ``fps`` is the nominal rate given to the encoder (rate control only); the files'
-    timing comes from the frames' timestamps.
+    timing comes from the frames' timestamps. Creating the writer claims the sequence
+    name by creating its take folder (default: ``.<seq>.recording`` beside ``sidecar``);
+    :meth:`close` finishes the files, :meth:`abort` removes everything.
     """
 
     def __init__(
@@ -77,24 +98,54 @@ class SequenceWriter:
         crf: int = 20,
         debug_path: Path | None = None,
         debug_views: tuple[int, int] = (0, 1),
+        take: Path | None = None,
     ) -> None:
         if debug_path is not None and any(not 0 <= v < len(paths) for v in debug_views):
             raise CaptureError(f"--debug_views {debug_views}: views are numbered 0..{len(paths) - 1}")
+        if any(p.parent != sidecar.parent for p in paths):
+            raise CaptureError(f"the views of a sequence go to one folder with its sidecar ({sidecar.parent})")
         self.paths = list(paths)
         self.sidecar = sidecar
         self.debug_path = debug_path
         self.debug_views = debug_views
+        self.take = take if take is not None else take_dir_for_sidecar(sidecar)
         self._start: float | None = None
-        self.num_frames = 0
-        self._timestamps: list[list[float]] = [[] for _ in paths]  # [V][T] monotonic seconds
-        self._indices: list[list[int]] = [[] for _ in paths]  # [V][T] camera frame counters
-        self._instants: list[float] = []  # [T] the presentation time of each multi-view frame
-        self._encoders = [_EncoderThread(p, fps, crf, f"encoder-view{k}") for k, p in enumerate(paths)]
+        self._frames: list[FrameRecord] = []  # [T] what the journal holds, kept for the sidecar
+        self._journal = self._create_take(fps)
+        self._entries_synced = False
+        self._encoders = [
+            _EncoderThread(view_file(self.take, k), fps, crf, f"encoder-view{k}") for k in range(len(paths))
+        ]
         if debug_path is not None:
-            self._encoders.append(_EncoderThread(debug_path, fps, crf, "encoder-debug"))
+            self._encoders.append(_EncoderThread(debug_file(self.take), fps, crf, "encoder-debug"))
         for encoder in self._encoders:
             encoder.start()
         self._closed = False
+
+    def _create_take(self, fps: float) -> TakeJournal:
+        """Claim the sequence: make its take folder and journal (refused if either exists)."""
+        self.take.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(self.take)
+        except FileExistsError:
+            raise CaptureError(
+                f"{self.take} exists: this sequence is being recorded, or its recording was interrupted "
+                f"(the next tcn collect into {self.take.parent} finishes it); choose another --seqname"
+            ) from None
+        debug = os.path.relpath(self.debug_path, self.take.parent) if self.debug_path is not None else None
+        sequence = take_sequence_name(self.take) or self.take.name
+        header = TakeHeader(sequence, tuple(p.name for p in self.paths), self.sidecar.name, debug, fps)
+        try:
+            journal = TakeJournal(journal_file(self.take), header, sync_interval=SYNC_INTERVAL_S)
+        except BaseException:
+            remove_take(self.take)
+            raise
+        fsync_directory(self.take.parent)
+        return journal
+
+    @property
+    def num_frames(self) -> int:
+        return len(self._frames)
 
     @property
     def error(self) -> BaseException | None:
@@ -105,8 +156,12 @@ class SequenceWriter:
         """Frames waiting for an encoder (grows when encoding is slower than capture)."""
         return max(e.frames.qsize() for e in self._encoders)
 
+    def describe(self, metadata: dict[str, Any]) -> None:
+        """Sidecar fields known before the first frame (journaled, for a take finished after a crash)."""
+        self._journal.describe(metadata)
+
     def write(self, synced: SyncedFrame) -> None:
-        """Queue one multi-view frame for encoding (returns at once)."""
+        """Queue one multi-view frame for encoding and journal it (returns at once)."""
         if self._closed:
             raise CaptureError("SequenceWriter.write() after close()")
         if len(synced.frames) != len(self.paths):
@@ -116,20 +171,22 @@ class SequenceWriter:
         seconds = synced.timestamp - self._start
         for k, frame in enumerate(synced.frames):
             self._encoders[k].frames.put((frame.image, seconds))
-            self._timestamps[k].append(frame.timestamp)
-            self._indices[k].append(frame.index)
         if self.debug_path is not None:
             left, right = (synced.frames[v].image for v in self.debug_views)
             self._encoders[-1].frames.put((side_by_side(left, right), seconds))
-        self._instants.append(synced.timestamp)
-        self.num_frames += 1
+        record = FrameRecord(
+            synced.timestamp, tuple(f.timestamp for f in synced.frames), tuple(f.index for f in synced.frames)
+        )
+        self._frames.append(record)
+        self._journal.add_frame(record)
+        if not self._entries_synced and all(view_file(self.take, k).exists() for k in range(len(self.paths))):
+            fsync_directory(self.take)  # the video files' names are durable too
+            self._entries_synced = True
 
     @property
     def measured_fps(self) -> float:
         """Multi-view frames per second over the recording (0 with fewer than two frames)."""
-        if len(self._instants) < 2:
-            return 0.0
-        return (len(self._instants) - 1) / (self._instants[-1] - self._instants[0])
+        return measured_fps(self._frames)
 
     def _finish_encoders(self) -> None:
         for encoder in self._encoders:
@@ -140,65 +197,70 @@ class SequenceWriter:
     def close(self, metadata: dict[str, Any] | None = None) -> list[Path]:
         """Finish every file and write the sidecar; returns the files written.
 
-        With no frame written, nothing is written. If an encoder failed, every file of the
-        sequence is removed and the error is raised: a sequence is complete or absent.
+        With no frame written, nothing is written. If an encoder or the finishing fails,
+        the take folder is kept (the next ``tcn collect`` into the folder, or
+        :func:`~timecontrast.capture.recovery.recover_interrupted_takes`, finishes what it
+        holds) and the error is raised: the finished names are complete or absent.
         """
         if self._closed:
             return []
         self._closed = True
         self._finish_encoders()
+        if not self._frames:
+            self._discard()
+            return []
         if self.error is not None:
-            self._abort()
-            raise CaptureError(f"writing {self.paths[0].parent} failed: {self.error}") from self.error
-        written: list[Path] = []
+            self._keep_for_recovery(metadata)
+            raise CaptureError(f"writing {self.take} failed: {self.error}; {self._kept}") from self.error
         try:
-            for encoder in self._encoders:
-                if encoder.writer is not None:
-                    written.append(encoder.writer.close())
-        except Exception as exc:
-            for path in written:
-                path.unlink(missing_ok=True)
-            self._abort()
-            raise CaptureError(f"finishing the videos in {self.paths[0].parent} failed: {exc}") from exc
-        if self.num_frames:
-            self._write_sidecar(metadata or {})
-            written.append(self.sidecar)
-        return written
+            debug_frames = self._close_encoders()
+            self._journal.end(dict(metadata or {}))
+            header = self._journal.header
+            files = finalise_take(self.take, header, self._frames, metadata or {}, debug_frames=debug_frames)
+        except (OSError, TimeContrastError) as exc:
+            self._keep_for_recovery(None)
+            raise CaptureError(f"finishing the videos of {self.take} failed: {exc}; {self._kept}") from exc
+        finally:
+            self._journal.close()
+        return files
+
+    @property
+    def _kept(self) -> str:
+        return (
+            f"what was recorded is kept in {self.take} and the next tcn collect into {self.take.parent} "
+            "finishes it (once the cause is fixed, e.g. space freed)"
+        )
+
+    def _close_encoders(self) -> int:
+        """Write every file's last fragment; returns the debug video's frame count (0 without one)."""
+        for encoder in self._encoders:
+            assert encoder.writer is not None  # every encoder got the first frame
+            encoder.writer.close()
+        return self._encoders[-1].writer.num_frames if self.debug_path is not None else 0
+
+    def _keep_for_recovery(self, metadata: dict[str, Any] | None) -> None:
+        """Leave the take whole for recovery: last fragments written, final fields journaled."""
+        for encoder in self._encoders:
+            if encoder.writer is not None:
+                with contextlib.suppress(Exception):
+                    encoder.writer.close()
+        with contextlib.suppress(OSError):
+            if metadata is not None:
+                self._journal.end(dict(metadata))
+            self._journal.sync()
+        self._journal.close()
 
     def abort(self) -> None:
-        """Stop and remove everything of this sequence (used when recording fails)."""
+        """Stop and remove everything of this sequence."""
         if not self._closed:
             self._closed = True
             self._finish_encoders()
-        self._abort()
+        self._discard()
 
-    def _abort(self) -> None:
+    def _discard(self) -> None:
         for encoder in self._encoders:
             if encoder.writer is not None:
                 with contextlib.suppress(Exception):
                     encoder.writer.abort()
-
-    def _write_sidecar(self, metadata: dict[str, Any]) -> None:
-        start = self._instants[0]
-        views = metadata.pop("views", [{} for _ in self.paths])
-        for k, view in enumerate(views):
-            view["file"] = self.paths[k].name
-            view["timestamps"] = [round(t - start, 6) for t in self._timestamps[k]]
-            view["camera_frame_index"] = self._indices[k]
-        document = {
-            "num_views": len(self.paths),
-            "num_frames": self.num_frames,
-            "fps": round(self.measured_fps, 4),
-            "clock": "seconds; frame_time and each view's timestamps are relative to start_monotonic",
-            "start_monotonic": round(start, 6),
-            **metadata,
-            "frame_time": [round(t - start, 6) for t in self._instants],
-            "views": views,
-        }
-        self.sidecar.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.sidecar.parent, prefix=f".{self.sidecar.stem}.", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(document, fh, indent=1)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; a sidecar is as readable as the videos
-        os.replace(tmp, self.sidecar)
+        self._journal.close()
+        remove_take(self.take)

@@ -8,6 +8,12 @@ counted). Frames are encoded as they arrive to one H.264 file per view,
 every frame's timestamps in <seq>_timestamps.json. Stop with Ctrl-C, --duration or
 --max_frames: all files are finished and playable.
 
+Recording is durable: until it stops, a sequence is written to a hidden folder
+.<seq>.recording/ (fragmented videos and a journal of the timestamps, made durable every
+half second), so a crash, kill -9 or power loss loses at most about the last second.
+Every tcn collect first finishes the interrupted recordings in its output folder (one
+line each); --recover_only does only that.
+
 Cameras (comma separated): 0 or /dev/video0 (V4L2 webcam), rtsp://... (stream),
 file:PATH (replays a video in real time), synthetic or synthetic:WxH@FPS (generated).
 
@@ -17,6 +23,7 @@ Example (no camera needed; then convert the folder):
     tcn convert --input_dir videos/demo/train --output_dir records/demo/train
 
 With webcams: tcn collect --dataset pouring --mode train --cameras 0,2 --width 640 --height 480 --fps 30
+After a crash: tcn collect --dataset pouring --mode train --recover_only
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", required=True, help="split: train, valid, test, demo, ... (a folder)")
     parser.add_argument(
         "--cameras",
-        required=True,
-        help="comma-separated cameras: V4L2 index or /dev/videoN, stream URL, file:PATH, synthetic[:WxH@FPS]",
+        default=None,
+        help="comma-separated cameras: V4L2 index or /dev/videoN, stream URL, file:PATH, synthetic[:WxH@FPS] "
+        "(required unless --recover_only)",
     )
     parser.add_argument("--viddir", default="videos", help="root folder of the videos (default: videos)")
     parser.add_argument("--seqname", default=None, help="sequence name (default: the next free integer)")
@@ -74,6 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug_views", default="0,1", help="the two views of --debug_video (default: 0,1)")
     parser.add_argument("--preview", action="store_true", help="show a live window (needs a display)")
     parser.add_argument(
+        "--recover_only",
+        action="store_true",
+        help="only finish the recordings a crash interrupted in <viddir>/<dataset>/<mode> (every run does it first)",
+    )
+    parser.add_argument(
         "--status_interval",
         type=float,
         default=None,
@@ -94,6 +107,20 @@ def _positive(value: float | None, flag: str) -> None:
         raise CaptureError(f"{flag} {value}: must be positive")
 
 
+def _recover(args: argparse.Namespace) -> bool:
+    """Finish the interrupted recordings of the output folder, one line each; False if one failed."""
+    from timecontrast.capture import recover_interrupted_takes
+    from timecontrast.capture.layout import sequence_dir
+
+    directory = sequence_dir(args.viddir, args.dataset, args.mode)
+    results = recover_interrupted_takes(directory)
+    for result in results:
+        print(result.line(), file=sys.stderr if result.error else sys.stdout)
+    if args.recover_only and not results:
+        print(f"no interrupted recording in {directory}")
+    return not any(result.error for result in results)
+
+
 def run(args: argparse.Namespace) -> int:
     from timecontrast.capture import open_session, split_camera_specs
     from timecontrast.capture.preview import PreviewWindow, display_available
@@ -101,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
 
     for value, flag in [(args.duration, "--duration"), (args.max_frames, "--max_frames"), (args.fps, "--fps")]:
         _positive(value, flag)
+    if not args.recover_only and not args.cameras:
+        raise CaptureError("--cameras: give at least one camera, e.g. --cameras 0,2 or --cameras synthetic")
+    recovered = _recover(args)
+    if args.recover_only:
+        return 0 if recovered else 2
     session = open_session(
         split_camera_specs(args.cameras),
         args.viddir,

@@ -1,0 +1,258 @@
+"""The journal of a take: an append-only JSON-lines file written while a sequence is recorded.
+
+One JSON object per line, in this order::
+
+    {"take": 1, "sequence": "3", "views": ["3_view0.mp4", ...], "sidecar": ..., "debug": ..., "fps": ...,
+     "pid": ..., "host": ..., "created": ...}                   the header, written first
+    {"metadata": {...}}                                         sidecar fields known at the start
+    {"t": 1234.5678, "ts": [1234.5601, 1234.5712], "i": [17, 12]}
+                                                                one line per multi-view frame: its
+                                                                instant, each view's capture time and
+                                                                camera frame counter (monotonic seconds)
+    {"end": {...}}                                              the final sidecar fields, on a normal stop
+
+Each frame line is handed to the OS at once (a killed process loses none) and the
+journal is fsynced every ``sync_interval`` seconds of recording (a power loss costs at
+most that much); a line torn by the crash is ignored when the journal is read back. Numbers are written with full precision, so
+a sidecar built from the journal is the one the recording would have written.
+
+The recording process holds an exclusive ``flock`` on the journal for as long as the
+take exists: the kernel releases it when the process dies, however it dies, which is
+how :func:`lock_take_journal` tells an interrupted take from a live one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import fcntl
+import json
+import logging
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from timecontrast.errors import CaptureError
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One multi-view frame as the journal and the sidecar see it (monotonic seconds)."""
+
+    instant: float  # the presentation time shared by all views
+    timestamps: tuple[float, ...]  # [V] each view's capture time
+    indices: tuple[int, ...]  # [V] each camera's own frame counter
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t": self.instant, "ts": list(self.timestamps), "i": list(self.indices)}
+
+
+@dataclass(frozen=True)
+class TakeHeader:
+    """What a take is: its sequence, the files it becomes, and who records it."""
+
+    sequence: str
+    views: tuple[str, ...]  # final file names of the views, in the sequence folder
+    sidecar: str  # final file name of the sidecar, in the sequence folder
+    debug: str | None  # the debug video's path relative to the sequence folder, if any
+    fps: float  # the nominal rate given to the encoders
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
+    created: str = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"take": JOURNAL_VERSION, **asdict(self), "views": list(self.views)}
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> TakeHeader:
+        return cls(
+            sequence=str(entry["sequence"]),
+            views=tuple(str(v) for v in entry["views"]),
+            sidecar=str(entry["sidecar"]),
+            debug=entry.get("debug"),
+            fps=float(entry["fps"]),
+            pid=int(entry["pid"]),
+            host=str(entry["host"]),
+            created=str(entry["created"]),
+        )
+
+
+@dataclass
+class JournalContents:
+    """A journal read back: every complete line up to the first damaged one."""
+
+    header: TakeHeader
+    metadata: dict[str, Any]
+    frames: list[FrameRecord]
+    end: dict[str, Any] | None  # the final metadata, present when the recording stopped normally
+    damaged_line: int | None = None  # 1-based number of the first unreadable line (a torn last line)
+
+
+def _lock(fd: int) -> bool | None:
+    """Try to take the exclusive lock: True when taken, False when another process holds it,
+    None where the file system has no locks."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            return None
+        raise
+    return True
+
+
+class TakeJournal:
+    """Writes the journal of a new take at ``path`` (which must not exist) and holds its lock."""
+
+    def __init__(self, path: Path, header: TakeHeader, sync_interval: float = 0.5) -> None:
+        self.path = path
+        self.header = header
+        self.sync_interval = sync_interval
+        try:
+            self._fh = open(path, "x", encoding="utf-8")  # noqa: SIM115 - open for the take's life
+        except FileExistsError:
+            raise CaptureError(f"{path} exists: another recording owns this take") from None
+        try:
+            if _lock(self._fh.fileno()) is False:
+                raise CaptureError(f"{path} is locked by another process")
+            self._last_sync: float | None = None
+            self._append(header.to_json())
+            self.sync()
+        except BaseException:
+            self._fh.close()
+            raise
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(entry, separators=(",", ":")) + "\n")
+
+    def describe(self, metadata: dict[str, Any]) -> None:
+        """Record the sidecar fields known before the first frame (names, cameras, tolerance)."""
+        self._append({"metadata": metadata})
+        self.sync()
+
+    def add_frame(self, frame: FrameRecord) -> None:
+        """Append one frame (to the OS at once); fsync when ``sync_interval`` seconds of frames are pending."""
+        self._append(frame.to_json())
+        self._fh.flush()  # a few dozen bytes: cheap, and kill -9 then loses no journaled frame
+        if self._last_sync is None:
+            self._last_sync = frame.instant
+        elif frame.instant - self._last_sync >= self.sync_interval:
+            self._last_sync = frame.instant
+            self.sync()
+
+    def end(self, metadata: dict[str, Any]) -> None:
+        """Record the final sidecar fields: the recording stopped normally."""
+        self._append({"end": metadata})
+        self.sync()
+
+    def sync(self) -> None:
+        """Hand the pending lines to the OS and make them durable."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Close the journal, releasing the lock (the take is finished or abandoned)."""
+        with contextlib.suppress(OSError):
+            self._fh.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class TakeLock:
+    """The lock of an existing take's journal, held while it is recovered."""
+
+    def __init__(self, fd: int, locked: bool) -> None:
+        self.fd = fd
+        self.locked = locked  # False on a file system without locks: liveness came from the pid
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)  # closing the descriptor releases the flock
+
+    def __enter__(self) -> TakeLock:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.release()
+
+
+def lock_take_journal(path: Path, header: TakeHeader | None) -> TakeLock | None:
+    """Lock a take's journal for recovery; None when the take is live (its recorder runs).
+
+    Where the file system has no locks, a take is live when it was recorded on this host
+    by a process that still runs, or on another host (which cannot be checked from here).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    taken = _lock(fd)
+    if taken is True:
+        return TakeLock(fd, locked=True)
+    if taken is None and header is not None and header.host == socket.gethostname() and not _pid_alive(header.pid):
+        return TakeLock(fd, locked=False)
+    os.close(fd)
+    return None
+
+
+def _frame(entry: dict[str, Any], num_views: int) -> FrameRecord:
+    timestamps, indices = entry["ts"], entry["i"]
+    if len(timestamps) != num_views or len(indices) != num_views:
+        raise ValueError(f"{len(timestamps)} views, expected {num_views}")
+    return FrameRecord(float(entry["t"]), tuple(float(t) for t in timestamps), tuple(int(i) for i in indices))
+
+
+def _apply(contents: JournalContents, entry: dict[str, Any]) -> None:
+    if "t" in entry:
+        contents.frames.append(_frame(entry, len(contents.header.views)))
+    elif "metadata" in entry:
+        contents.metadata = dict(entry["metadata"])
+    elif "end" in entry:
+        contents.end = dict(entry["end"])
+
+
+def read_journal(path: Path) -> JournalContents | None:
+    """The journal at ``path``; None when it has no readable header (nothing was recorded).
+
+    Reading stops at the first line that is not a complete, well-formed entry: after a
+    crash that is the torn last line, and everything before it is kept.
+    """
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot read the journal of an interrupted recording ({exc.strerror})") from None
+    torn = lines.pop()  # b"" when the journal ends with a newline, else a line the crash cut short
+    contents: JournalContents | None = None
+    for number, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+            if contents is None:
+                contents = JournalContents(TakeHeader.from_json(entry), {}, [], None)
+            else:
+                _apply(contents, entry)
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("%s: line %d is damaged (%s); it and the lines after it are ignored", path, number, exc)
+            if contents is not None:
+                contents.damaged_line = number
+            return contents
+    if contents is not None and torn:
+        contents.damaged_line = len(lines) + 1
+    return contents

@@ -1,0 +1,286 @@
+"""Durable recording: a `tcn collect` killed mid-way keeps all but about its last second,
+and the next `tcn collect` into the folder turns what it left into a normal sequence."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from timecontrast.capture.synthetic import read_frame_counter, render_synthetic_frame
+from timecontrast.cli.main import main
+from timecontrast.data.convert import convert_videos
+from timecontrast.data.records import SequenceRecord
+from timecontrast.io.video import iter_video_frames, probe_video
+
+FPS = 30
+CAMERAS = f"synthetic:64x48@{FPS},synthetic:64x48@{FPS}"
+
+
+def _collect(viddir: Path, *args: str) -> int:
+    return main(["collect", "--viddir", str(viddir), "--dataset", "d", "--mode", "train", *args])
+
+
+def _journal(path: Path) -> list[dict]:
+    """The frame lines of a take's journal (the torn last line, if any, left out)."""
+    lines = path.read_bytes().split(b"\n")[:-1]
+    return [entry for entry in map(json.loads, lines) if "t" in entry]
+
+
+def _check_recovered(directory: Path, seq: str, journal: list[dict], debug: Path | None = None) -> dict:
+    """The recovered videos and sidecar agree frame for frame, with each other and the journal."""
+    sidecar = json.loads((directory / f"{seq}_timestamps.json").read_text())
+    n = sidecar["num_frames"]
+    assert sidecar["stop_reason"] == "crashed" and 0 < n <= len(journal) == sidecar["recovered"]["frames_in_journal"]
+    start = journal[0]["t"]
+    assert sidecar["frame_time"] == [round(e["t"] - start, 6) for e in journal[:n]]
+    for k, view in enumerate(sidecar["views"]):
+        path = directory / view["file"]
+        assert path.name == f"{seq}_view{k}.mp4" and view["camera"] == f"synthetic:64x48@{FPS}"
+        counters = [read_frame_counter(f) for f in iter_video_frames(path)]
+        assert len(counters) == probe_video(path).num_frames == n
+        # Frame t of the video is the camera frame the sidecar (and the journal) name at t.
+        assert counters == view["camera_frame_index"] == [e["i"][k] for e in journal[:n]]
+        assert view["timestamps"] == [round(e["ts"][k] - start, 6) for e in journal[:n]]
+    if debug is not None:
+        assert probe_video(debug).num_frames == n
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(".")]  # nothing hidden left
+    return sidecar
+
+
+def _start_collect(viddir: Path, *extra: str) -> subprocess.Popen:
+    cmd = [
+        sys.executable, "-m", "timecontrast", "collect", "--viddir", str(viddir), "--dataset", "d",
+        "--mode", "train", "--cameras", CAMERAS, "--status_interval", "0.1", *extra,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _frames_written(line: str) -> int:
+    match = re.search(r" frames (\d+) ", line)
+    return int(match.group(1)) if match else -1
+
+
+def test_kill_9_loses_at_most_about_a_second_and_the_next_collect_finishes_the_take(tmp_path: Path, capsys) -> None:
+    viddir = tmp_path / "videos"
+    directory = viddir / "d" / "train"
+    proc = _start_collect(viddir, "--debug_video")
+    try:
+        seen, written = [], -1
+        for line in proc.stderr:  # wait on the pipe, not on a clock, until 3 s are recorded
+            seen.append(line)
+            written = max(written, _frames_written(line))
+            if written >= 3 * FPS:
+                break
+        assert proc.poll() is None, "".join(seen)
+        proc.kill()  # SIGKILL: no handler, no cleanup, like a power cut for the process
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert written >= 3 * FPS, "".join(seen)
+
+    # What the killed process left decodes: all but about the last second of every view.
+    videos = sorted(p for p in directory.rglob("*view*.mp4") if p.stat().st_size > 1000)
+    assert len(videos) == 2, sorted(str(p) for p in directory.rglob("*"))
+    from timecontrast.io.video import fragmented_mp4_extent
+
+    for path in videos:
+        extent = fragmented_mp4_extent(path)
+        assert extent.num_frames >= written - FPS  # at most ~1 s lost (the status line lags the kill)
+        complete = tmp_path / f"complete_{path.name}"
+        complete.write_bytes(path.read_bytes()[: extent.size])
+        counters = [read_frame_counter(f) for f in iter_video_frames(complete)]
+        assert len(counters) == extent.num_frames and counters == sorted(set(counters))
+    journal = _journal(directory / ".0.recording" / "journal.jsonl")
+    assert len(journal) >= written
+    assert not list(directory.glob("*.mp4"))  # nothing under a finished name yet: convert sees nothing
+
+    # The next run finishes it (here without recording), says so in one line, and then
+    # `tcn convert` reads the sequence like any other.
+    assert _collect(viddir, "--recover_only") == 0
+    out = capsys.readouterr().out
+    assert re.search(r"recovered interrupted recording '0' in .*: \d+ frames x 2 views", out), out
+    sidecar = _check_recovered(directory, "0", journal, debug=viddir.with_name("videos_debug") / "d/train/0.mp4")
+    assert sidecar["num_frames"] >= written - FPS
+    result = convert_videos(directory, tmp_path / "records", workers=1, progress=False)
+    assert result.ok and SequenceRecord(result.written[0]).length == sidecar["num_frames"]
+    assert _collect(viddir, "--recover_only") == 0
+    assert "no interrupted recording" in capsys.readouterr().out
+    # The next recording takes the next number.
+    assert _collect(viddir, "--cameras", CAMERAS, "--max_frames", "3") == 0
+    assert probe_video(directory / "1_view0.mp4").num_frames == 3
+
+
+# In-process takes: the writer's own pieces, left as a crash leaves them.
+
+
+def _synced(t: int, num_views: int = 2):
+    from timecontrast.capture.sources import CapturedFrame
+    from timecontrast.capture.sync import SyncedFrame
+
+    stamp = 100.0 + t / FPS
+    frames = tuple(
+        CapturedFrame(render_synthetic_frame(64, 48, stamp, t, tint=k), stamp + 0.001 * k, t) for k in range(num_views)
+    )
+    return SyncedFrame(t, frames)
+
+
+def _writer(directory: Path, num_views: int = 2):
+    from timecontrast.capture.writer import SequenceWriter
+
+    paths = [directory / f"0_view{k}.mp4" for k in range(num_views)]
+    writer = SequenceWriter(paths, directory / "0_timestamps.json", fps=FPS)
+    writer.describe({"sequence": "0", "views": [{"camera": f"synthetic:{k}"} for k in range(num_views)]})
+    return writer
+
+
+def test_a_live_take_is_left_alone_and_keeps_its_name(tmp_path: Path) -> None:
+    from timecontrast.capture import recover_interrupted_takes
+    from timecontrast.capture.layout import check_sequence_free, next_sequence_name
+    from timecontrast.errors import CaptureError
+
+    writer = _writer(tmp_path)
+    for t in range(5):
+        writer.write(_synced(t))
+    assert recover_interrupted_takes(tmp_path) == []  # its recorder holds the journal's lock
+    assert (tmp_path / ".0.recording" / "journal.jsonl").is_file()
+    assert next_sequence_name(tmp_path) == "1"
+    with pytest.raises(CaptureError, match="being recorded"):
+        check_sequence_free(tmp_path, "0")
+    assert writer.close({"stop_reason": "max_frames"})[-1].name == "0_timestamps.json"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0_timestamps.json", "0_view0.mp4", "0_view1.mp4"]
+
+
+def _crashed_take(directory: Path, num_frames: int, cut_view1_bytes: int, torn_line: bool) -> list[dict]:
+    """A take as a crash leaves it: view 1's last fragment cut short, a torn journal line."""
+    from timecontrast.capture.journal import FrameRecord, TakeHeader, TakeJournal
+    from timecontrast.capture.take import journal_file, view_file
+    from timecontrast.io.video import FragmentedVideoWriter, fragmented_mp4_extent
+
+    take = directory / ".0.recording"
+    take.mkdir(parents=True)
+    header = TakeHeader("0", ("0_view0.mp4", "0_view1.mp4"), "0_timestamps.json", None, FPS)
+    journal = TakeJournal(journal_file(take), header)
+    journal.describe({"dataset": "d", "views": [{"camera": "a"}, {"camera": "b"}]})
+    writers = [FragmentedVideoWriter(view_file(take, k), FPS, 64, 48, keyframe_interval=0.5) for k in range(2)]
+    for t in range(num_frames):
+        synced = _synced(t)
+        for k, writer in enumerate(writers):
+            writer.write(synced.frames[k].image, timestamp=t / FPS)
+        journal.add_frame(FrameRecord(synced.timestamp, tuple(f.timestamp for f in synced.frames), (t, t)))
+    for writer in writers:
+        writer.close()
+    journal.sync()
+    if torn_line:
+        with open(journal_file(take), "a") as fh:
+            fh.write('{"t": 123.4, "ts": [12')
+    journal.close()
+    os.truncate(view_file(take, 1), fragmented_mp4_extent(view_file(take, 1)).size - cut_view1_bytes)
+    return _journal(journal_file(take))
+
+
+def test_views_are_cut_to_the_last_keyframe_they_all_hold(tmp_path: Path) -> None:
+    from timecontrast.capture import recover_interrupted_takes
+
+    journal = _crashed_take(tmp_path, num_frames=40, cut_view1_bytes=50, torn_line=True)
+    assert len(journal) == 40
+    (result,) = recover_interrupted_takes(tmp_path)
+    # Keyframes every 15 frames: view 1 lost its last fragment (frames 30-39), so both keep 30.
+    assert (result.num_frames, result.journaled, result.view_frames, result.error) == (30, 40, [40, 30], None)
+    assert result.files == [tmp_path / "0_view0.mp4", tmp_path / "0_view1.mp4", tmp_path / "0_timestamps.json"]
+    sidecar = json.loads((tmp_path / "0_timestamps.json").read_text())
+    assert sidecar["dataset"] == "d" and [v["camera"] for v in sidecar["views"]] == ["a", "b"]
+    assert sidecar["recovered"]["frames_in_views"] == [40, 30]
+    for k in range(2):
+        counters = [read_frame_counter(f) for f in iter_video_frames(tmp_path / f"0_view{k}.mp4")]
+        assert counters == sidecar["views"][k]["camera_frame_index"] == list(range(30))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0_timestamps.json", "0_view0.mp4", "0_view1.mp4"]
+
+
+def test_a_take_killed_before_its_first_frame_is_removed(tmp_path: Path, capsys) -> None:
+    directory = tmp_path / "d" / "train"
+    writer = _writer(directory)
+    writer._journal.close()  # the process dies: its lock goes, the take stays
+    assert (directory / ".0.recording").is_dir()
+    assert _collect(tmp_path, "--recover_only") == 0
+    assert "removed interrupted recording '0'" in capsys.readouterr().out
+    assert not list(directory.iterdir())
+
+
+def test_a_full_disk_while_finishing_keeps_the_take_for_the_next_run(tmp_path: Path, monkeypatch) -> None:
+    from timecontrast.capture import recover_interrupted_takes, take
+    from timecontrast.errors import CaptureError
+
+    writer = _writer(tmp_path)
+    for t in range(20):
+        writer.write(_synced(t))
+    real_remux = take.remux_video
+    calls = []
+
+    def remux_then_full(src, dst, **kwargs):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return real_remux(src, dst, **kwargs)
+
+    monkeypatch.setattr(take, "remux_video", remux_then_full)
+    with pytest.raises(CaptureError, match="No space left on device.*kept in .*0.recording"):
+        writer.close({"stop_reason": "duration", "views": [{"camera": "a"}, {"camera": "b"}]})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".0.recording"]  # no half sequence, nothing lost
+    monkeypatch.setattr(take, "remux_video", real_remux)
+    (result,) = recover_interrupted_takes(tmp_path)
+    assert result.num_frames == 20
+    sidecar = json.loads((tmp_path / "0_timestamps.json").read_text())
+    # The recording had stopped normally: its final fields are kept.
+    assert sidecar["stop_reason"] == "duration" and sidecar["recovered"]["frames_in_views"] == [20, 20]
+    assert [v["camera"] for v in sidecar["views"]] == ["a", "b"]
+    assert probe_video(tmp_path / "0_view1.mp4").num_frames == 20
+
+
+def test_normal_stop_writes_the_sidecar_the_journal_describes(tmp_path: Path) -> None:
+    """A normal stop and a recovery build the sidecar from the same records."""
+    writer = _writer(tmp_path)
+    for t in range(12):
+        writer.write(_synced(t))
+    journal = _journal(tmp_path / ".0.recording" / "journal.jsonl")
+    writer.close({"stop_reason": "max_frames"})
+    sidecar = json.loads((tmp_path / "0_timestamps.json").read_text())
+    start = journal[0]["t"]
+    assert sidecar["frame_time"] == [round(e["t"] - start, 6) for e in journal]
+    assert sidecar["views"][1]["timestamps"] == [round(e["ts"][1] - start, 6) for e in journal]
+    assert "recovered" not in sidecar and np.isclose(sidecar["fps"], FPS, rtol=1e-3)
+
+
+def test_a_full_disk_while_recording_keeps_what_was_recorded(tmp_path: Path, monkeypatch) -> None:
+    from timecontrast.capture import recover_interrupted_takes
+    from timecontrast.errors import CaptureError, VideoError
+    from timecontrast.io.video import FragmentedVideoWriter
+
+    real_write = FragmentedVideoWriter.write
+
+    def write_until_full(self, rgb, timestamp=None):
+        if self.num_frames == 40:
+            raise VideoError(f"{self.path}: writing failed (No space left on device)")
+        real_write(self, rgb, timestamp)
+
+    monkeypatch.setattr(FragmentedVideoWriter, "write", write_until_full)
+    writer = _writer(tmp_path)
+    for t in range(50):
+        writer.write(_synced(t))
+    with pytest.raises(CaptureError, match="No space left on device.*kept in"):
+        writer.close({"stop_reason": "error"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".0.recording"]
+    monkeypatch.setattr(FragmentedVideoWriter, "write", real_write)
+    (result,) = recover_interrupted_takes(tmp_path)
+    assert result.view_frames == [40, 40] and result.num_frames == 40 and result.journaled == 50
+    sidecar = json.loads((tmp_path / "0_timestamps.json").read_text())
+    assert sidecar["stop_reason"] == "error" and sidecar["num_frames"] == 40
