@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
+import json
 import shutil
 
 import numpy as np
@@ -161,7 +163,9 @@ def test_a_failing_input_in_the_middle(tmp_path, monkeypatch):
     )
     assert "c_view1.mp4: decoding failed (simulated)" in result.failed["c"]
     # a and d complete; nothing of b or c (c's view 0 and its first shard were fine), no temporary files.
-    assert sorted(p.name for p in out.iterdir()) == [f"{s}_shard0{i}.tfrecord" for s in "ad" for i in range(3)]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{s}_shard0{i}.tfrecord" for s in "ad" for i in range(3)] + ["a.convert.json", "d.convert.json"]
+    )
 
 
 def test_views_ordered_numerically_beyond_ten(tmp_path):
@@ -240,3 +244,128 @@ def test_cli(videos, tmp_path, capsys):
         main(["convert", "--input_dir", str(videos), "--output_dir", str(tmp_path), "--rotate", "45"])
     assert exc.value.code == 2
     assert "invalid choice: 45" in capsys.readouterr().err
+
+
+def record_names(root) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.tfrecord"))
+
+
+def test_a_rerun_with_a_size_keeping_rotation_applies_it(videos, tmp_path):
+    convert(videos, tmp_path)
+    upright = SequenceRecord(tmp_path / "a.tfrecord").frame(1, 3)
+    turned = convert(videos, tmp_path, rotate=180)  # same frame size: the old check could not tell
+    assert sorted(turned.written) == [tmp_path / "a.tfrecord", tmp_path / "sub" / "b.tfrecord"]
+    assert turned.skipped == []
+    rotated = SequenceRecord(tmp_path / "a.tfrecord").frame(1, 3)
+    assert np.abs(rotated.astype(int) - np.rot90(upright, 2)).mean() < 3
+    again = convert(videos, tmp_path, rotate=180)  # identical settings: resume skips
+    assert again.written == [] and len(again.skipped) == 2
+
+
+def test_changing_max_per_shard_replaces_all_old_files(videos, tmp_path):
+    convert(videos, tmp_path, max_per_shard=5)
+    assert len(record_names(tmp_path)) == 7
+    resharded = convert(videos, tmp_path, max_per_shard=8)
+    assert record_names(tmp_path) == [
+        "a_shard00.tfrecord",
+        "a_shard01.tfrecord",
+        "sub/b_shard00.tfrecord",
+        "sub/b_shard01.tfrecord",
+    ]
+    assert sorted(p.name for p in resharded.removed) == [
+        "a_shard02.tfrecord",
+        "a_shard03.tfrecord",
+        "b_shard02.tfrecord",
+    ]
+    whole = convert(videos, tmp_path)  # no sharding: every shard goes
+    assert record_names(tmp_path) == ["a.tfrecord", "sub/b.tfrecord"]
+    assert len(whole.removed) == 4
+    convert(videos, tmp_path, max_per_shard=5)  # and back: the unsharded files go
+    assert record_names(tmp_path) == [f"a_shard0{i}.tfrecord" for i in range(4)] + [
+        f"sub/b_shard0{i}.tfrecord" for i in range(3)
+    ]
+    assert sum(s.length for s in open_sequences(tmp_path)) == 15 + 12  # every frame once
+    assert hidden_files(tmp_path) == []
+    settings = json.loads((tmp_path / "a.convert.json").read_text())
+    assert settings["files"] == [f"a_shard0{i}.tfrecord" for i in range(4)]
+    assert settings["settings"]["shards"][0] == ["a_shard00", 0, 4] and settings["options"]["max_per_shard"] == 5
+
+    # A shard left over (e.g. by a run killed between renaming and removing) is not trusted.
+    shutil.copy(tmp_path / "a_shard00.tfrecord", tmp_path / "a_shard07.tfrecord")
+    mended = convert(videos, tmp_path, max_per_shard=5)
+    assert len(mended.written) == 4 and mended.removed == [tmp_path / "a_shard07.tfrecord"]
+
+
+def test_a_failed_write_leaves_the_old_output_whole(videos, tmp_path, monkeypatch):
+    convert(videos, tmp_path, max_per_shard=5)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    real, calls = convert_module.frame_record, []
+
+    def disk_full_at_the_second_shard(data):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(data)
+
+    monkeypatch.setattr(convert_module, "frame_record", disk_full_at_the_second_shard)
+    with pytest.raises(OSError, match="No space left"):
+        convert(videos, tmp_path, max_per_shard=8)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_outputs_without_a_settings_record_are_converted_again(videos, tmp_path):
+    convert(videos, tmp_path, rotate=180)
+    for path in tmp_path.rglob("*.convert.json"):  # as an older version left them
+        path.unlink()
+    legacy = convert(videos, tmp_path)  # default rotation: the old files cannot say theirs
+    assert len(legacy.written) == 2 and legacy.skipped == []
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.convert.json")) == [
+        "a.convert.json",
+        "sub/b.convert.json",
+    ]
+
+
+def test_a_failed_redo_keeps_the_old_output(videos, tmp_path, monkeypatch):
+    convert(videos, tmp_path, max_per_shard=5)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    real = convert_module.iter_video_frames
+
+    def failing(path, size=None):
+        for t, frame in enumerate(real(path, size)):
+            if path.name == "a_view1.mp4" and t == 9:
+                raise VideoError(f"{path}: decoding failed (simulated)")
+            yield frame
+
+    monkeypatch.setattr(convert_module, "iter_video_frames", failing)
+    result = convert(videos, tmp_path, max_per_shard=8)
+    assert "decoding failed (simulated)" in result.failed["a"]
+    assert {p: p.read_bytes() for p in tmp_path.rglob("a*") if p.is_file()} == {
+        p: data for p, data in before.items() if p.name.startswith("a")
+    }
+    assert record_names(tmp_path / "sub") == ["b_shard00.tfrecord", "b_shard01.tfrecord"]  # b was redone
+    assert hidden_files(tmp_path) == []
+
+
+def test_the_number_of_views_is_inferred_from_the_videos(tmp_path, capsys):
+    three = tmp_path / "three"
+    for name in ("p", "q"):
+        make_sequence(three, name, [6, 6, 6])
+    assert main(["convert", "--input_dir", str(three), "--output_dir", str(tmp_path / "out"), "--workers", "1"]) == 0
+    assert [s.num_views for s in open_sequences(tmp_path / "out")] == [3, 3]
+
+    make_sequence(three, "r", [6, 6])
+    make_sequence(three, "sub/s", [6, 6])
+    with pytest.raises(DataError) as exc:
+        convert(three, tmp_path / "out2")
+    message = str(exc.value)
+    assert "\n" not in message and str(three) in message
+    assert "2 views: r, sub/s" in message and "3 views: p, q" in message and "--expected_views" in message
+    assert not (tmp_path / "out2").exists()  # nothing converted
+
+    explicit = convert(three, tmp_path / "out3", expected_views=2)  # an explicit count still works
+    assert sorted(explicit.failed) == ["p", "q"] and len(explicit.written) == 2
+    assert len(convert(three, tmp_path / "out4", expected_views=0).written) == 4  # 0: any number
+
+    with pytest.raises(SystemExit):
+        main(["convert", "--help"])
+    assert "inferred" in capsys.readouterr().out

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from timecontrast.data.loaders import build_batches, make_loader, open_split
-from timecontrast.errors import DataError
+from timecontrast.data.loaders import WorkerFailure, build_batches, make_loader, open_split
+from timecontrast.data.records import write_sequence_record
+from timecontrast.errors import DataError, TimeContrastError
+from timecontrast.io.jpeg import encode_jpeg
 from timecontrast.models import build_embedder
 
 
@@ -87,3 +90,35 @@ def test_validation_batches_are_fixed_and_unaugmented(make_config):
 def test_missing_views_is_a_data_error_naming_the_key(make_config):
     with pytest.raises(DataError, match=r"data.training: .*2 views.*data.num_views is 3"):
         open_split(make_config("mvtcn", "data.num_views=3"), "training")
+
+
+def test_a_damaged_frame_read_in_a_worker_is_the_same_one_line_error(make_config, tmp_path):
+    good = encode_jpeg(np.zeros((32, 32, 3), np.uint8))
+    for name in ("s0", "s1"):
+        views = [[b"\xff\xd8 this is not a JPEG"] * 24, [good] * 24]  # every batch meets a damaged frame
+        write_sequence_record(tmp_path / f"{name}.tfrecord", name, views)
+    cfg = make_config("mvtcn", f"data.training={tmp_path}")
+    batches = build_batches(cfg, build_embedder(cfg), open_split(cfg, "training"), train=True)
+    errors = []
+    for workers in (0, 2):
+        with pytest.raises(TimeContrastError) as exc:
+            next(iter(make_loader(batches, num_workers=workers)))
+        errors.append(exc.value)
+    in_main, in_worker = errors
+    assert type(in_worker) is type(in_main)
+    assert str(in_worker) == str(in_main)
+    assert "\n" not in str(in_worker) and str(tmp_path) in str(in_worker) and "cannot decode image" in str(in_worker)
+
+
+class NamedFileError(DataError):
+    """An error class whose constructor takes more than the message (does not unpickle)."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: {reason}")
+
+
+def test_an_error_that_cannot_cross_processes_arrives_as_its_base_class():
+    failure = WorkerFailure.of(NamedFileError("s.tfrecord", "damaged"), worker=1)
+    assert type(failure.error) is DataError and str(failure.error) == "s.tfrecord: damaged"
+    missing = WorkerFailure.of(FileNotFoundError(2, "No such file or directory", "s.tfrecord"), worker=0)
+    assert type(missing.error) is FileNotFoundError and missing.error.filename == "s.tfrecord"

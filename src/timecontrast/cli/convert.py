@@ -2,13 +2,18 @@
 
 Input: videos named <seq>_view<k>.<ext> (mp4, mov, avi, mkv, webm, m4v) anywhere under
 --input_dir; the views of a sequence are numbered 0..N-1. Output: <output_dir>/<seq>.tfrecord,
-or <seq>_shardNN.tfrecord for sequences longer than --max_per_shard. Sequences already
-converted with the same settings are skipped unless --overwrite. A sequence that fails is
-reported at the end and the others are converted; exit status 1 if any failed.
+or <seq>_shardNN.tfrecord for sequences longer than --max_per_shard, and <seq>.convert.json,
+the settings that made them. The number of views is found in the videos (every sequence
+must have the same; --expected_views sets it). A re-run skips sequences already converted
+with the same settings (so an interrupted run resumes) unless --overwrite, and converts
+again those made with other settings, removing their old files (e.g. the shards of another
+--max_per_shard). A sequence that fails is reported at the end and the others are
+converted; exit status 1 if any failed. Ctrl-C stops at once (exit 130); what is complete
+is kept.
 
 Example:
     tcn convert --input_dir ~/tcn_data/videos/train --output_dir ~/tcn_data/records/train \\
-        --max_per_shard 400 --expected_views 2
+        --max_per_shard 400
     tcn convert --input_dir videos --output_dir records --resize_min_edge 360 \\
         --rotate 90 --rotate_if_matching 'iphone' --workers 4
 """
@@ -44,7 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rotate_if_matching", default=None, help="rotate only videos whose path matches this regular expression"
     )
     parser.add_argument(
-        "--expected_views", type=int, default=2, help="number of views every sequence must have (0: any number)"
+        "--expected_views",
+        type=int,
+        default=None,
+        help="number of views every sequence must have; sequences with another number fail (default: inferred "
+        "from the videos, and all sequences must have the same number; 0: any number)",
     )
     parser.add_argument(
         "--max_views_discrepancy",
@@ -52,7 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=100,
         help="fail a sequence whose view lengths differ by more frames than this (views are cut to the shortest)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="rewrite outputs that already exist")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="rewrite every output (without it, outputs made with the same settings are kept)",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -85,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             resize_min_edge=args.resize_min_edge,
             rotate=args.rotate,
             rotate_if_matching=args.rotate_if_matching,
-            expected_views=args.expected_views or None,
+            expected_views=args.expected_views,
             max_views_discrepancy=args.max_views_discrepancy,
             overwrite=args.overwrite,
             workers=args.workers or None,
@@ -98,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         f"{len(result.written)} file(s) written, {len(result.skipped)} already complete and skipped, "
         f"{len(result.failed)} sequence(s) failed; {result.frames_encoded} frames encoded in {seconds:.1f} s{rate}"
     )
+    if result.removed:
+        print(f"{len(result.removed)} old file(s) of sequences converted again with other settings removed")
     print(f"output: {args.output_dir}")
     if result.failed:
         print(f"\n{len(result.failed)} sequence(s) failed and were not written:", file=sys.stderr)

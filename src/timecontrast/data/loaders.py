@@ -15,11 +15,18 @@ A batch is a dict of tensors:
   evaluation crop and no augmentation (for image summaries).
 
 Pair strategies lay a batch out as ``[anchors; positives]``.
+
+A user-facing error in a DataLoader worker (a damaged frame: ``TimeContrastError``; a
+file that went away: ``OSError``) reaches the main process as the same exception with the
+same one-line message, as with ``num_workers: 0``: the worker hands it over as a
+:class:`WorkerFailure` item and :class:`BatchLoader` raises it. (DataLoader's own
+re-raising would build a new exception from the worker's whole traceback.)
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Iterator, Sequence
 from itertools import count
 from typing import Any
@@ -40,11 +47,54 @@ from timecontrast.data.samplers import (
     clip_indices,
 )
 from timecontrast.data.transforms import EvalTransform, TrainTransform, eval_transform_for, train_transform_for
-from timecontrast.errors import ConfigError, DataError
+from timecontrast.errors import ConfigError, DataError, TimeContrastError
 
 log = logging.getLogger(__name__)
 
 Batch = dict[str, torch.Tensor]
+
+# Errors a worker hands over to the main process as they are (every other one is a bug,
+# and DataLoader's traceback of it is what a bug report needs).
+HANDED_OVER = (TimeContrastError, OSError)
+
+
+def _with_message(kind: type, message: str) -> BaseException | None:
+    try:
+        return kind(message)
+    except Exception:
+        return None
+
+
+def _travels(error: BaseException) -> bool:
+    """Whether ``error`` survives the pickling between a worker and the main process."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return False
+    return True
+
+
+class WorkerFailure:
+    """What a DataLoader worker yields instead of a batch when building it failed."""
+
+    def __init__(self, error: BaseException, worker: int) -> None:
+        self.error = error
+        self.worker = worker
+
+    @classmethod
+    def of(cls, error: BaseException, worker: int) -> WorkerFailure:
+        """A failure carrying ``error``, or, when ``error`` cannot travel between processes
+        (an exception class whose constructor takes other arguments than its message does
+        not unpickle), the nearest base class of it that can, with the same message."""
+        for kind in type(error).__mro__:
+            candidate = error if kind is type(error) else _with_message(kind, str(error))
+            if isinstance(candidate, HANDED_OVER) and _travels(candidate):
+                return cls(candidate, worker)
+        return cls(TimeContrastError(str(error)), worker)
+
+    def raise_error(self) -> None:
+        log.debug("DataLoader worker %d failed: %s", self.worker, self.error)
+        raise self.error
 
 
 class SequenceBatches(IterableDataset):
@@ -127,7 +177,15 @@ class SequenceBatches(IterableDataset):
         for index in count(self.start_batch + worker, workers):
             if stop is not None and index >= stop:
                 return
-            yield self.batch(index)
+            if info is None:
+                yield self.batch(index)
+                continue
+            try:
+                batch = self.batch(index)
+            except HANDED_OVER as exc:
+                yield WorkerFailure.of(exc, worker)
+                return
+            yield batch
 
     def __len__(self) -> int:
         if self.num_batches is None:
@@ -208,13 +266,23 @@ def build_batches(
     )
 
 
-def make_loader(batches: SequenceBatches, num_workers: int, pin_memory: bool = False) -> DataLoader:
+class BatchLoader(DataLoader):
+    """A DataLoader of :class:`SequenceBatches` that raises a worker's error as it was raised."""
+
+    def __iter__(self) -> Iterator[Batch]:
+        for batch in super().__iter__():
+            if isinstance(batch, WorkerFailure):
+                batch.raise_error()
+            yield batch
+
+
+def make_loader(batches: SequenceBatches, num_workers: int, pin_memory: bool = False) -> BatchLoader:
     """A DataLoader passing whole batches through, ``num_workers`` processes, in stream order."""
     if num_workers < 0:
         raise ConfigError(f"data.num_workers is {num_workers}; use 0 (main process) or more")
     if batches.num_batches is not None:
         num_workers = min(num_workers, batches.num_batches)
-    return DataLoader(
+    return BatchLoader(
         batches,
         batch_size=None,
         num_workers=num_workers,

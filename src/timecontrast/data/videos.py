@@ -218,6 +218,31 @@ def scan_video_sequences(
     return sequences, problems
 
 
+def _some(names: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
+def common_view_count(input_dir: str | os.PathLike, sequences: Sequence[VideoSequence]) -> int | None:
+    """The number of views every one of ``sequences`` has (None when there is none).
+
+    Raises :class:`DataError` naming the sequences of each count when they disagree: a
+    dataset whose sequences film different numbers of views is a mistake more often than
+    not, and ``--expected_views`` (0: any number) says what to do with it.
+    """
+    names_by_count: dict[int, list[str]] = {}
+    for seq in sequences:
+        names_by_count.setdefault(seq.num_views, []).append(seq.name)
+    if len(names_by_count) <= 1:
+        return next(iter(names_by_count), None)
+    counts = "; ".join(f"{n} views: {_some(names)}" for n, names in sorted(names_by_count.items()))
+    raise DataError(
+        f"{input_dir}: the sequences do not all have the same number of views ({counts}); "
+        "add the missing videos, or set --expected_views N to convert only the sequences with N views "
+        "(0: each with the views it has)"
+    )
+
+
 def find_video_sequences(
     input_dir: str | os.PathLike,
     expected_views: int | None = None,
