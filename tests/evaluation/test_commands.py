@@ -135,6 +135,42 @@ def test_tcn_labeled_eval_one_checkpoint(toy_run, capsys):
         assert 0.0 <= scalars[f"validation/classification/{tag}"] <= 1.0
 
 
+def test_labeled_eval_test_mode_keeps_validation_results(toy_run, tmp_path, capsys):
+    logdir, cfg = toy_run
+    out = tmp_path / "labeled_out"
+    labeled = cfg.data.labeled.validation
+    common = ["--checkpointdir", str(logdir), "--outdir", str(out), f"data.labeled.test={labeled}"]
+    assert main(["labeled-eval", *common, "--checkpoint_iter", "2"]) == 0
+    validation = (out / "labeled_eval.json").read_text()
+    # Watching in test mode: the checkpoints scored on validation are still scored on test.
+    assert main(["labeled-eval", *common, "--mode", "test", "--timeout", "0", "--interval", "0"]) == 0
+    capsys.readouterr()
+    assert (out / "labeled_eval.json").read_text() == validation
+    test = json.loads((out / "labeled_eval_test.json").read_text())
+    assert sorted(test["checkpoints"]) == ["2", "4"]
+    assert "test/classification/average error@top1" in test["checkpoints"]["2"]["scalars"]
+    acc = EventAccumulator(str(out / "labeled_eval_test_summaries"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("test/classification/average error@top1")] == [2, 4]
+    assert not [
+        t for t in EventAccumulator(str(out / "labeled_eval_summaries")).Reload().Tags()["scalars"] if "test" in t
+    ]
+
+
+@pytest.mark.parametrize("command", ["align", "labeled-eval", "probe"])
+def test_once_without_checkpoints_exits_2_at_once(toy_run, tmp_path, capsys, command):
+    logdir, _ = toy_run
+    config = str(logdir / "final_training_config.yaml")
+    empty = tmp_path / "run"
+    (empty / "checkpoints").mkdir(parents=True)
+    for folder, says in ((tmp_path / "misspelled", "does not exist"), (empty, "is empty")):
+        argv = [command, "--checkpointdir", str(folder), "--once", "--config_paths", config]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert str(folder) in err and says in err
+    assert not (tmp_path / "misspelled").exists()
+
+
 def test_tcn_probe_and_errors(toy_run, tmp_path, capsys):
     logdir, _ = toy_run
     out = logdir.parent / "probe_out"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
+from timecontrast.errors import CheckpointError
 from timecontrast.evaluation.watcher import find_checkpoints, iter_new_checkpoints
 
 
@@ -61,7 +64,7 @@ def test_waits_for_a_missing_directory_with_a_real_clock(tmp_path):
     timer = threading.Timer(0.1, lambda: _touch(ckdir, "ckpt-000000001.pt"))
     timer.start()
     try:
-        got = [s for s, _ in iter_new_checkpoints(tmp_path / "later", 0.02, timeout_secs=5.0, once=True)]
+        got = [s for s, _ in iter_new_checkpoints(tmp_path / "later", 0.02, timeout_secs=0.5)]
     finally:
         timer.cancel()
     assert got == [1]
@@ -70,3 +73,24 @@ def test_waits_for_a_missing_directory_with_a_real_clock(tmp_path):
 
 def test_timeout_without_any_checkpoint_stops(tmp_path):
     assert list(iter_new_checkpoints(tmp_path / "none", 0.01, timeout_secs=0.05)) == []
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty", "other files"])
+def test_once_never_waits_and_names_the_folder(tmp_path, layout):
+    run = tmp_path / "run"
+    if layout != "missing":
+        (run / "checkpoints").mkdir(parents=True)
+    if layout == "other files":
+        _touch(run / "checkpoints", "notes.txt")
+        _touch(run / "checkpoints", ".ckpt-000000004.pt.123.abc.tmp")  # a save that never finished
+
+    def sleep(_secs: float) -> None:
+        raise AssertionError("--once must not wait")
+
+    with pytest.raises(CheckpointError) as info:
+        list(iter_new_checkpoints(run, 0.01, once=True, sleep=sleep))
+    message = str(info.value)
+    assert str(run) in message
+    expected = {"missing": "does not exist", "empty": "is empty", "other files": "holds notes.txt"}[layout]
+    assert expected in message
+    assert not (layout == "missing" and run.exists())

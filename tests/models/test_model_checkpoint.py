@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +79,31 @@ def test_failed_save_leaves_no_file(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(tmp_path, make_state(2))
+    assert not list(tmp_path.rglob("*"))
+
+
+_LIMITED_SAVE = """
+import resource, signal, sys, torch
+from timecontrast.models import save_checkpoint
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+state = {"model": {"w": torch.zeros(100000)}, "optimizer": None, "scheduler": None, "step": 2, "rng": None,
+         "config": {}}
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+try:
+    save_checkpoint(sys.argv[1], state)
+except Exception as exc:
+    print(type(exc).__name__, getattr(exc, "errno", None), exc)
+"""
+
+
+def test_a_failed_write_is_an_os_error_naming_the_cause_and_leaves_nothing(tmp_path):
+    # A real failing write (the file-size limit, as a full disk would): torch's own zip
+    # writer turned it into "RuntimeError [enforce fail at inline_container.cc]".
+    done = subprocess.run(
+        [sys.executable, "-c", _LIMITED_SAVE, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    target = tmp_path / "checkpoints" / "ckpt-000000002.pt"
+    assert done.stdout.strip() == f"OSError {errno.EFBIG} [Errno {errno.EFBIG}] File too large: '{target}'", done.stderr
     assert list((tmp_path / "checkpoints").iterdir()) == []
 
 

@@ -38,6 +38,25 @@ def test_train_resume_and_eval(toy_dataset, tmp_path, capsys):
     assert main(["eval", "--logdir", str(logdir), "--once", f"small_conv.pretrained_checkpoint={missing}"]) == 0
 
 
+def test_eval_once_never_waits_nor_creates_folders(toy_dataset, tmp_path, capsys):
+    logdir = tmp_path / "run"
+    overrides = [*tiny_overrides(toy_dataset), *STRATEGY_OVERRIDES["mvtcn_npairs"]]
+    config = str(tmp_path / "run.yaml")
+    assert main(["train", "--logdir", str(logdir), "--device", "cpu", *overrides, "learning.max_step=2"]) == 0
+    (tmp_path / "run.yaml").write_text((logdir / FINAL_CONFIG_NAME).read_text())
+    capsys.readouterr()
+    misspelled = tmp_path / "rnu"
+    assert main(["eval", "--logdir", str(misspelled), "--once", "--config_paths", config]) == 2
+    assert f"'{misspelled / 'checkpoints'}': it does not exist" in capsys.readouterr().err
+    assert not misspelled.exists()
+    # The newest checkpoint unreadable: an error naming it, nothing evaluated.
+    newest = list_checkpoints(logdir)[-1][1]
+    newest.write_bytes(b"not a checkpoint")
+    assert main(["eval", "--logdir", str(logdir), "--once"]) == 2
+    assert newest.name in capsys.readouterr().err
+    assert read_metrics(logdir / "eval") == []
+
+
 def test_train_with_a_bad_config_exits_2_with_the_reason(toy_dataset, tmp_path, capsys):
     overrides = [*tiny_overrides(toy_dataset), "data.batch_size=6"]
     assert main(["train", "--logdir", str(tmp_path / "run"), *overrides]) == 2

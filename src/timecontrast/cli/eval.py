@@ -55,21 +55,29 @@ def run(args: argparse.Namespace) -> int:
     eval_dir = logdir / "eval"
     done = {int(r["step"]) for r in read_metrics(eval_dir)}
     evaluated = 0
-    with MetricsLog(eval_dir, flush_secs=cfg.logging.summary.flush_secs) as metrics:
+    metrics: MetricsLog | None = None  # made at the first result: a misspelled --logdir gets no folders
+    try:
         for step, path in iter_new_checkpoints(
             logdir / "checkpoints", cfg.val.eval_interval_secs, args.timeout, args.once, skip_steps=done
         ):
             try:
                 state = load_checkpoint(path)
-            except CheckpointError as exc:  # e.g. removed by logging.checkpoint.num_to_keep meanwhile
-                print(f"skipping {path}: {exc}")
+            except CheckpointError:
+                if args.once or path.exists():  # unreadable: an error, as in tcn align
+                    raise
+                print(f"skipping {path}: removed while waiting (logging.checkpoint.num_to_keep)")
                 continue
             load_model_state(model, state["model"], source=str(path))
             values = validation_loss(model, loader, metric_loss, device, cfg.learning.l2_reg_weight)
+            if metrics is None:
+                metrics = MetricsLog(eval_dir, flush_secs=cfg.logging.summary.flush_secs)
             metrics.scalars(step, values)
             metrics.flush()
             evaluated += 1
             print(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in values.items()), flush=True)
+    finally:
+        if metrics is not None:
+            metrics.close()
     if not evaluated:
         print(f"no new checkpoint evaluated in {logdir / 'checkpoints'}")
     return 0

@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             result.scalars = lambda prefix="test/classification", r=result: type(r).scalars(r, prefix)
         return result
 
-    return run_metric(
-        args, cfg, "labeled_eval", evaluate, lambda rep: _print_report(rep, f"{args.mode} labeled frames")
-    )
+    # Each split has its own results file and TensorBoard run: test results never overwrite
+    # validation results, nor does a watcher skip a checkpoint scored on the other split.
+    metric = "labeled_eval_test" if args.mode == "test" else "labeled_eval"
+    return run_metric(args, cfg, metric, evaluate, lambda rep: _print_report(rep, f"{args.mode} labeled frames"))

@@ -12,8 +12,10 @@ Example::
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -91,6 +93,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tcn {name}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the file system said no: one line with the path and the cause
+        print(f"tcn {name}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+
+
+# What to do about the file-system errors a user can fix, by errno.
+_OS_ERROR_HINTS = {
+    errno.ENOSPC: "the disk is full; free some space or write somewhere else",
+    errno.EDQUOT: "the disk quota is used up; free some space or write somewhere else",
+    errno.EFBIG: "the file is larger than this system allows (see ulimit -f)",
+    errno.EACCES: "no permission; choose a folder you can write to, or change its permissions",
+    errno.EPERM: "not permitted; choose a folder you can write to, or change its permissions",
+    errno.EROFS: "the file system is read-only; write somewhere else",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+    errno.EEXIST: "a file is in the way where a folder is needed; choose another path",
+    errno.EISDIR: "a folder is in the way where a file is needed; choose another path",
+    errno.ENOENT: "no such file or folder; check the path",
+    errno.EMFILE: "too many open files (see ulimit -n)",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``<path>: <cause> (<what to do>)`` for an ``OSError``, without a traceback."""
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(f"'{os.fsdecode(p)}'" for p in paths)
+    hint = _OS_ERROR_HINTS.get(exc.errno or -1)
+    text = f"{where}: {cause}" if where else cause
+    return f"{text} ({hint})" if hint else text
 
 
 if __name__ == "__main__":

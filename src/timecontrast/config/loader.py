@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from timecontrast.config.schema import RETIRED_KEYS, TCNConfig
 from timecontrast.errors import ConfigError
+from timecontrast.io.files import write_text
 
 FINAL_CONFIG_NAME = "final_training_config.yaml"
 
@@ -241,15 +241,7 @@ def save_config(cfg: DictConfig, logdir: str | os.PathLike) -> Path:
     target = logdir / FINAL_CONFIG_NAME
     text = "# The merged configuration of this run. `tcn ... --config_paths` this file alone rebuilds it.\n"
     text += OmegaConf.to_yaml(cfg, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(dir=logdir, prefix=f".{FINAL_CONFIG_NAME}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text(target, text, durable=True)
 
 
 def config_to_dict(cfg: DictConfig) -> dict[str, Any]:

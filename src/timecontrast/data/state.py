@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from timecontrast.errors import DataError
-from timecontrast.io.files import temporary_file
+from timecontrast.io.files import atomic_write
 
 _LABEL_PREFIX = "labels/"
 _ARRAYS = ("position", "velocity", "position_names", "velocity_names", "camera_positions", "camera_orientations", "fps")
@@ -122,17 +122,14 @@ def save_state(path: str | os.PathLike, state: SequenceState) -> Path:
     }
     for name in sorted(state.labels):
         arrays[_LABEL_PREFIX + name] = state.labels[name]
-    fd, tmp = temporary_file(path)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for key, array in arrays.items():
-                info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, _npy_bytes(array))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with (
+        atomic_write(path, "wb", durable=True) as fh,
+        zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for key, array in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, _npy_bytes(array))
     return path
 
 

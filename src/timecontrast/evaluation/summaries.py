@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from timecontrast.errors import DataError
+from timecontrast.io.files import atomic_write
 
 
 def results_path(outdir: str | os.PathLike, metric: str) -> Path:
@@ -67,16 +67,9 @@ def read_results(path: str | os.PathLike, metric: str) -> dict[str, Any]:
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
     """Write JSON atomically (temporary name, then rename)."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_clean(data), fh, indent=1, sort_keys=False)
-            fh.write("\n")
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(p, "w", durable=True) as fh:
+        json.dump(_clean(data), fh, indent=1, sort_keys=False)
+        fh.write("\n")
     return p
 
 

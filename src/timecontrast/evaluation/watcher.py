@@ -38,6 +38,37 @@ def find_checkpoints(checkpoint_dir: str | os.PathLike) -> list[tuple[int, Path]
     return found
 
 
+def describe_folder(checkpoint_dir: str | os.PathLike, limit: int = 6) -> str:
+    """What a folder holds, for an error message: missing, empty, or its first entries."""
+    p = Path(checkpoint_dir).expanduser()
+    if not p.exists():
+        return "it does not exist"
+    if not p.is_dir():
+        return "it is a file, not a folder"
+    try:
+        names = sorted(e.name + ("/" if e.is_dir() else "") for e in os.scandir(p) if not e.name.startswith("."))
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    if not names:
+        return "it is empty"
+    shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return f"it holds {shown}"
+
+
+def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> tuple[int, Path]:
+    """``(step, path)`` of the newest complete checkpoint; a :class:`CheckpointError` naming the
+    folder and what it holds when there is none (never waits)."""
+    found = find_checkpoints(checkpoint_dir)
+    if not found:
+        p = Path(checkpoint_dir).expanduser()
+        where = p if p.name == "checkpoints" or not (p / "checkpoints").is_dir() else p / "checkpoints"
+        raise CheckpointError(
+            f"no checkpoint (ckpt-<step>.pt) in '{where}': {describe_folder(where)}; "
+            "check the path, or train first (tcn train --logdir ...)"
+        )
+    return found[-1]
+
+
 def iter_new_checkpoints(
     checkpoint_dir: str | os.PathLike,
     interval_secs: float,
@@ -52,19 +83,20 @@ def iter_new_checkpoints(
     may not exist yet. Checkpoints present at the start are yielded first (in step order),
     except the steps in ``skip_steps``; then the folder is polled every ``interval_secs``.
     ``timeout_secs``: stop after waiting this long with no new checkpoint (None: never).
-    ``once``: wait for a checkpoint if there is none (up to ``timeout_secs``), yield the
-    latest one (even if it is in ``skip_steps``: it was asked for explicitly) and stop.
+    ``once``: yield the latest checkpoint (even if it is in ``skip_steps``: it was asked for
+    explicitly) and stop; never waits: no checkpoint is a :class:`CheckpointError` naming
+    the folder and what it holds.
     """
     if interval_secs < 0:
         raise CheckpointError(f"the poll interval must be >= 0 seconds, got {interval_secs}")
+    if once:
+        yield latest_checkpoint(checkpoint_dir)
+        return
     done = {int(s) for s in skip_steps}
     last_new = time.monotonic()
     first_poll = True
     while True:
         found = find_checkpoints(checkpoint_dir)
-        if once and found:
-            yield found[-1]
-            return
         new = [(step, path) for step, path in found if step not in done]
         if first_poll and done and found:
             log.info("%s: skipping %d checkpoint(s) already evaluated", checkpoint_dir, len(found) - len(new))

@@ -13,6 +13,7 @@ CRC32C comes from google-crc32c; the mask is TensorFlow's (rotate right by 15, a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from typing import BinaryIO
 import google_crc32c
 
 from timecontrast.io.errors import RecordError
-from timecontrast.io.files import temporary_file
+from timecontrast.io.files import PendingFile, name_error
 
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")  # length, masked crc of length
@@ -51,32 +52,40 @@ class TFRecordWriter:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        fd, self._tmp = temporary_file(self.path)
+        self._pending = PendingFile(self.path, durable=True)
+        fd, self._pending.fd = self._pending.fd, None
         self._fh: BinaryIO | None = os.fdopen(fd, "wb")
         self.num_records = 0
 
     def write(self, data: bytes) -> None:
         if self._fh is None:
             raise ValueError(f"{self.path}: writer is closed")
-        self._fh.write(frame_record(data))
+        try:
+            self._fh.write(frame_record(data))
+        except OSError as exc:  # e.g. a full disk: the error names the file
+            name_error(exc, self.path)
+            raise
         self.num_records += 1
 
     def close(self) -> None:
-        """Flush, fsync and rename the temporary file to its final name."""
+        """Flush, fsync and rename the temporary file to its final name (removed on failure)."""
         if self._fh is None:
             return
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        self._fh = None
-        os.replace(self._tmp, self.path)
+        fh, self._fh = self._fh, None
+        try:
+            fh.close()
+        except BaseException:
+            self._pending.discard()
+            raise
+        self._pending.commit()
 
     def abort(self) -> None:
         """Discard everything written; the final file is not created."""
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        self._tmp.unlink(missing_ok=True)
+            fh, self._fh = self._fh, None
+            with contextlib.suppress(OSError):
+                fh.close()
+        self._pending.discard()
 
     def __enter__(self) -> TFRecordWriter:
         return self

@@ -11,10 +11,10 @@ a missing, unexpected or mis-shaped entry is an error, never a silent partial lo
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from timecontrast.errors import CheckpointError
+from timecontrast.io.files import write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -82,25 +83,11 @@ def save_checkpoint(path_or_dir: str | os.PathLike, state: Mapping[str, Any]) ->
     target = Path(path_or_dir)
     if target.suffix != ".pt":
         target = checkpoint_dir(target) / checkpoint_name(step)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(dict(state), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:  # pragma: no cover - platforms without directory fsync
-        pass
+    # Serialise in memory first: torch's zip writer turns a failed file write (a full disk)
+    # into an opaque RuntimeError from inline_container.cc; our own write raises the OSError.
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    write_bytes(target, buffer.getbuffer(), durable=True)
     logger.info("saved checkpoint %s", target)
     return target
 

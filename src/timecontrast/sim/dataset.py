@@ -27,7 +27,7 @@ from timecontrast.data.labeled import LabeledFrame, write_labeled_records
 from timecontrast.data.records import write_sequence_record
 from timecontrast.data.state import save_state
 from timecontrast.errors import ConfigError, DataError
-from timecontrast.io.files import temporary_file
+from timecontrast.io.files import atomic_write
 from timecontrast.io.jpeg import DEFAULT_QUALITY, encode_jpeg
 from timecontrast.io.video import VideoWriter
 from timecontrast.sim.cameras import check_views
@@ -126,15 +126,9 @@ def write_sequence(split_dir: Path, seq: SimSequence, jpeg_quality: int, videos:
 
 
 def _write_json(path: Path, content: dict[str, Any]) -> None:
-    fd, tmp = temporary_file(path)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(content, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", durable=True) as fh:
+        json.dump(content, fh, indent=2)
+        fh.write("\n")
 
 
 def generate_dataset(

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from timecontrast.io.files import temporary_file
+from timecontrast.io.files import atomic_write
 from timecontrast.sim.generate import generate_sequence
 from timecontrast.sim.worlds import WORLDS
 
@@ -38,9 +38,7 @@ def write_contact_sheets(
     for world in WORLDS:
         seq = generate_sequence(world, views=views, length=length, size=size, seed=seed)
         path = Path(output_dir) / f"sim_{world}.png"
-        fd, tmp = temporary_file(path, suffix=".png")
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(path, "wb") as fh:
             Image.fromarray(contact_sheet(seq.frames)).save(fh, format="PNG", optimize=True)
-        os.replace(tmp, path)
         paths.append(path)
     return paths

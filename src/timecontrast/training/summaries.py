@@ -11,11 +11,12 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+from timecontrast.io.files import write_text
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,7 @@ def _truncate_jsonl(path: Path, last_step: int) -> None:
                 kept.append(line)
         except (ValueError, AttributeError):
             continue  # a line cut short by a killed run
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write("".join(line + "\n" for line in kept))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, "".join(line + "\n" for line in kept), durable=True)
 
 
 def read_metrics(directory: str | os.PathLike) -> list[dict]:

@@ -12,7 +12,10 @@
   ``learning_rate``, ``global_step/sec``, ``images/sec`` every
   ``logging.summary.save_summaries_steps``, image pairs with
   ``logging.summary.image_summaries``, the same scalars in ``metrics.jsonl``, and a
-  progress bar on a terminal. ``final_training_config.yaml`` is written at the start.
+  progress bar on a terminal. ``final_training_config.yaml`` is written at the start
+  (not when the run is already at ``max_step``: it keeps describing the finished run).
+- The run owns its logdir: ``.tcn-train.lock`` (see :mod:`timecontrast.training.lock`)
+  stops a second ``tcn train`` on it; temporaries of a killed run are removed at start.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from tqdm import tqdm
 from timecontrast.config import config_to_dict, save_config
 from timecontrast.data.loaders import build_batches, check_strategy, make_loader, open_split
 from timecontrast.errors import CheckpointError, ConfigError, TrainingError
+from timecontrast.io.files import remove_stale_temporaries
 from timecontrast.models import build_embedder, list_checkpoints, load_checkpoint, load_model_state, save_checkpoint
 from timecontrast.training.distributed import (
     DistributedContext,
@@ -44,6 +48,7 @@ from timecontrast.training.distributed import (
     unwrap_model,
     wrap_model,
 )
+from timecontrast.training.lock import LogdirLock
 from timecontrast.training.objective import build_metric_loss
 from timecontrast.training.optim import build_optimizer, l2_penalty, lr_at, set_learning_rate
 from timecontrast.training.summaries import MetricsLog
@@ -177,9 +182,16 @@ def _image_summary(batch: dict[str, torch.Tensor], pairs: bool, max_items: int =
 def train(cfg: Any, logdir: str | Path, device: str | None = None) -> TrainResult:
     """Train (or resume) the run ``cfg`` describes in ``logdir``; see the module docstring."""
     check_training_config(cfg)
+    logdir = Path(logdir).expanduser()
     ctx = init_distributed(device or cfg.runtime.device)
     try:
-        return _train(cfg, Path(logdir).expanduser(), ctx)
+        # The run owns its logdir (rank 0 holds the lock; the other ranks write nothing there).
+        with LogdirLock(logdir) if ctx.is_main else contextlib.nullcontext():
+            if ctx.is_main:
+                for folder in (logdir, logdir / "checkpoints"):  # what a killed run was writing
+                    for path in remove_stale_temporaries(folder, any_owner=True):
+                        log.info("removed %s, left by a run that was killed while writing it", path)
+            return _train(cfg, logdir, ctx)
     finally:
         shutdown_distributed(ctx)
 
@@ -225,7 +237,7 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
         cfg, model, sequences, train=True, rank=ctx.rank, start_batch=step, with_raw=image_summaries and ctx.is_main
     )
     metrics = None
-    if ctx.is_main:
+    if ctx.is_main and step < max_step:  # a finished run's config keeps describing it
         save_config(cfg, logdir)
         metrics = MetricsLog(logdir, purge_step=step or None, flush_secs=cfg.logging.summary.flush_secs)
     if step >= max_step:
