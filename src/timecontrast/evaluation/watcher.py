@@ -100,6 +100,8 @@ def iter_new_checkpoints(
         new = [(step, path) for step, path in found if step not in done]
         if first_poll and done and found:
             log.info("%s: skipping %d checkpoint(s) already evaluated", checkpoint_dir, len(found) - len(new))
+        if first_poll and not found:  # not silent: a misspelled folder shows here
+            log.info("waiting for checkpoints in %s (%s)", checkpoint_dir, describe_folder(checkpoint_dir))
         first_poll = False
         for step, path in new:
             done.add(step)

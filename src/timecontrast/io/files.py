@@ -77,9 +77,13 @@ class PendingFile:
         self.path = Path(path)
         self.durable = durable
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp" + suffix
-        )
+        try:
+            fd, tmp = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp" + suffix
+            )
+        except OSError as exc:  # name the file the user asked for, not our temporary
+            exc.filename = os.fspath(self.path)
+            raise
         self.tmp = Path(tmp)
         self.fd: int | None = fd
         try:
