@@ -36,7 +36,11 @@ def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
         help="the training logdir (or its checkpoints/ folder); its final_training_config.yaml is the default config",
     )
     parser.add_argument("--checkpoint_iter", type=int, default=None, help="evaluate the checkpoint of this step only")
-    parser.add_argument("--once", action="store_true", help="evaluate the latest checkpoint and exit")
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="evaluate the latest checkpoint and exit; never waits: no checkpoint is an error (exit 2)",
+    )
     parser.add_argument(
         "--outdir", default=None, help="where results go (default: CHECKPOINTDIR/evaluation, beside checkpoints/)"
     )

@@ -24,7 +24,12 @@ from timecontrast.cli.train import use_logdir_config
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--logdir", required=True, help="the training run directory (holds checkpoints/)")
-    parser.add_argument("--once", action="store_true", help="evaluate the newest checkpoint once and exit")
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="evaluate the newest checkpoint once and exit; never waits: no checkpoint, or an unreadable "
+        "newest one, is an error (exit 2)",
+    )
     parser.add_argument(
         "--timeout", type=float, default=None, help="stop after this many seconds without a new checkpoint"
     )

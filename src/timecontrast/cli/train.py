@@ -3,7 +3,9 @@
 Writes <logdir>/final_training_config.yaml, checkpoints in <logdir>/checkpoints/, TensorBoard
 events and metrics.jsonl in <logdir>. Re-running the same command resumes from the newest
 checkpoint; with no --config_paths, <logdir>/final_training_config.yaml is used.
-learning.max_step is the final step. Under torchrun every process trains on different
+learning.max_step is the final step (a run already there is left as it is). A run owns its
+logdir: a second tcn train on it exits 2 naming the owner's pid and host (<logdir>/.tcn-train.lock;
+the lock of a killed run is taken over). Under torchrun every process trains on different
 batches (DDP: NCCL on GPUs, Gloo on CPUs) and rank 0 writes the logs and checkpoints.
 
 Example:
