@@ -49,6 +49,7 @@ def test_linear_state_is_recovered_and_noise_is_not():
     train = probe_dataset(_sequences(12, rng, True, maps))
     test = probe_dataset(_sequences(4, rng, True, maps))
     assert train.features.shape == (12 * 2 * 79, 12)
+    np.testing.assert_array_equal(train.sequence_ids, np.repeat(np.arange(12), 2 * 79))  # both views of a sequence
     res = fit_probes(train, test, seed=0, position_names=["x"], velocity_names=["x"], hidden_sizes=(32,))
     assert res.errors["linear"]["position"] < 0.01
     assert res.errors["linear"]["velocity"] < 0.01  # from the difference input alone

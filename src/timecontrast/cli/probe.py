@@ -1,18 +1,25 @@
 """State probe: regress the true state (position, velocity) from embeddings.
 
-The mfTCN protocol: per timestep the embedding e_t and its change e_t - e_{t-1} are the
-input; a linear probe (ridge) and a small MLP are fitted on the training sequences
-(data.training) and scored on held-out sequences (data.validation). The error is the MSE
-of each state variable in units of its variance (1 = no better than the mean),
-averaged separately over position and velocity variables. Needs records with state
-(DIR/<split>/state/<name>.npz, as tcn synth writes). Writes TensorBoard scalars
-(validation/probe/<probe> <position|velocity> mse) to OUTDIR/probe_summaries and all
-results to OUTDIR/probe.json.
+Per timestep the embedding e_t and its change e_t - e_{t-1} are the input; regressors are
+fitted on the training sequences (data.training) and scored on held-out sequences
+(data.validation). The error is the MSE of each state variable in units of its variance
+(1 = no better than the mean). Needs records with state (DIR/<split>/state/<name>.npz, as
+tcn synth writes). Two protocols:
+
+- ``project`` (default): a ridge probe and a small scikit-learn MLP, averaged over position
+  and velocity variables. TensorBoard scalars validation/probe/<probe> <position|velocity>
+  mse in OUTDIR/probe_summaries, results in OUTDIR/probe.json.
+- ``paper``: the multi-frame TCN paper's Table I regressor (torch MLP 3x256, Adam 1e-3,
+  standardised targets, early stopping on held-out training sequences), on --device.
+  Keys position, motion and, for the cart-pole, x_cart, sin_theta, cos_theta, xdot_cart,
+  thetadot. Scalars validation/probe/paper <key> mse in OUTDIR/probe_paper_summaries,
+  results in OUTDIR/probe_paper.json.
 
 Example::
 
     tcn probe --checkpointdir runs/demo --once --baseline
     tcn probe --checkpointdir runs/mftcn --checkpoint_iter 4000 --num_train_sequences 20
+    tcn probe --checkpointdir runs/mftcn --once --protocol paper --device cuda
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from timecontrast.cli.align import (
 )
 from timecontrast.errors import ConfigError, DataError
 
+PROTOCOLS = ("project", "paper")
+METRIC_OF_PROTOCOL = {"project": "probe", "paper": "probe_paper"}  # the results file and summaries folder
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_watch_arguments(parser)
@@ -36,7 +46,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--num_train_sequences", type=int, default=-1, help="fit on the first N training sequences (-1 = all)"
     )
     parser.add_argument(
-        "--probes", default="linear,mlp", help="comma-separated probes to fit: linear, mlp (default: both)"
+        "--protocol",
+        choices=PROTOCOLS,
+        default="project",
+        help="project: ridge + scikit-learn MLP (default); paper: the mfTCN paper's Table I MLP "
+        "(3x256, Adam 1e-3), written to probe_paper.json",
+    )
+    parser.add_argument(
+        "--probes",
+        default=None,
+        help="project protocol: comma-separated probes to fit: linear, mlp (default: both)",
+    )
+    parser.add_argument(
+        "--max_steps",
+        type=int,
+        default=None,
+        help="paper protocol: most minibatch steps of 256 (default 20000; early stopping usually ends sooner)",
     )
 
 
@@ -58,12 +83,36 @@ def _print_report(report) -> None:
     print_notes(report)
 
 
+def _print_paper_report(report) -> None:
+    cols, results = report_columns(report)
+    first = report.checkpoint.result
+    rows = []
+    for part, keys in (("position", first.position_keys), ("motion", first.motion_keys)):
+        rows.append((f"{part} mse", [r.errors.get(part) if r else None for r in results]))
+        rows += [(f"  {key}", [r.errors.get(key) if r else None for r in results]) for key in keys]
+    title = (
+        f"state probe (paper protocol), MSE / variance ({first.num_train} train, "
+        f"{first.num_validation} early-stopping, {first.num_test} held-out samples; {first.device})"
+    )
+    print()
+    print(format_table(title, cols, rows))
+    print_notes(report)
+
+
 def run(args: argparse.Namespace) -> int:
     from timecontrast.data.records import open_sequences
+    from timecontrast.evaluation.paper_probe import paper_state_probe
     from timecontrast.evaluation.probe import PROBES, state_probe
 
     cfg = load_eval_config(args)
-    probes = [p.strip() for p in args.probes.split(",") if p.strip()]
+    paper = args.protocol == "paper"
+    if paper and args.probes is not None:
+        raise ConfigError("--probes chooses the project protocol's probes; the paper protocol has one MLP")
+    if not paper and args.max_steps is not None:
+        raise ConfigError("--max_steps is for --protocol paper; the project protocol stops by itself")
+    if args.max_steps is not None and args.max_steps < 1:
+        raise ConfigError(f"--max_steps {args.max_steps}: must be a positive number of steps")
+    probes = [p.strip() for p in (args.probes or ",".join(PROBES)).split(",") if p.strip()]
     bad = [p for p in probes if p not in PROBES]
     if bad or not probes:
         raise ConfigError(f"--probes {args.probes!r}: choose from {', '.join(PROBES)}")
@@ -78,6 +127,17 @@ def run(args: argparse.Namespace) -> int:
             raise DataError(f"data.{key}: {exc}") from None
 
     def evaluate(embedder):
+        if paper:
+            options = {} if args.max_steps is None else {"max_steps": args.max_steps}
+            return paper_state_probe(
+                embedder,
+                splits["training"],
+                splits["validation"],
+                seed=int(cfg.seed),
+                num_train_sequences=args.num_train_sequences,
+                device=embedder.device,
+                **options,
+            )
         return state_probe(
             embedder,
             splits["training"],
@@ -87,4 +147,5 @@ def run(args: argparse.Namespace) -> int:
             probes=probes,
         )
 
-    return run_metric(args, cfg, "probe", evaluate, _print_report)
+    report = _print_paper_report if paper else _print_report
+    return run_metric(args, cfg, METRIC_OF_PROTOCOL[args.protocol], evaluate, report)

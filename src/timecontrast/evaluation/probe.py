@@ -1,4 +1,4 @@
-"""State probe: how much of the true physical state an embedding holds (mfTCN protocol).
+"""State probe: how much of the true physical state an embedding holds (the project's protocol).
 
 Inputs per timestep t >= 1 of each view: the embedding ``e_t`` and its change
 ``e_t - e_{t-1}`` (so a single-frame embedding can expose velocity through differences,
@@ -14,7 +14,8 @@ angle only modulo 2 pi, so its raw value cannot be predicted from frames.
 Inputs are standardised and targets are divided by their training standard deviation,
 so the reported error of a variable is its MSE in units of its variance (1.0 = no
 better than predicting the training mean; 0 = perfect). Position and velocity errors
-are the means over their variables.
+are the means over their variables. The multi-frame TCN paper's own regressor (Table I: a
+torch MLP of 3 x 256 units) is :mod:`timecontrast.evaluation.paper_probe`, on the same data.
 """
 
 from __future__ import annotations
@@ -60,12 +61,15 @@ def probe_features(embeddings: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ProbeData:
-    """Probe samples: features ``[N, 2D]``, position ``[N, P]``, velocity ``[N, Q]``."""
+    """Probe samples: features ``[N, 2D]``, position ``[N, P]``, velocity ``[N, Q]``;
+    ``sequence_ids [N]``: the sequence (0..num_sequences-1) each sample comes from, or None
+    when unknown (samples are then taken to be in sequence order)."""
 
     features: np.ndarray
     position: np.ndarray
     velocity: np.ndarray
     num_sequences: int
+    sequence_ids: np.ndarray | None = None
 
 
 def probe_dataset(items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> ProbeData:
@@ -73,7 +77,7 @@ def probe_dataset(items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) ->
 
     Every view contributes its own samples with the same targets.
     """
-    feats, pos, vel = [], [], []
+    feats, pos, vel, ids = [], [], [], []
     n = 0
     for emb, position, velocity in items:
         emb = np.asarray(emb)
@@ -93,10 +97,11 @@ def probe_dataset(items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) ->
             feats.append(probe_features(view))
             pos.append(position[1:])
             vel.append(velocity[1:])
+            ids.append(np.full(t - 1, n, np.int64))
         n += 1
     if not feats:
         raise DataError("the state probe needs sequences of at least 2 frames; none were given")
-    return ProbeData(np.concatenate(feats), np.concatenate(pos), np.concatenate(vel), n)
+    return ProbeData(np.concatenate(feats), np.concatenate(pos), np.concatenate(vel), n, np.concatenate(ids))
 
 
 @dataclass
@@ -113,6 +118,7 @@ class ProbeResult:
 
     def to_dict(self) -> dict:
         return {
+            "protocol": "project",
             "errors": self.errors,
             "variables": self.variables,
             "num_train_samples": self.num_train,
