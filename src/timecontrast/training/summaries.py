@@ -1,8 +1,10 @@
 """Training and evaluation logs: TensorBoard event files and a ``metrics.jsonl`` beside them.
 
 ``MetricsLog(directory)`` writes scalars (and images) at a step to both. Resuming from
-step ``s`` first drops what a killed run logged after ``s`` (``purge_step``): the
-TensorBoard writer's purge, and a rewrite of ``metrics.jsonl`` keeping lines up to ``s``.
+step ``s`` (0 included: a run killed before its first checkpoint) first drops what a
+killed run logged after ``s`` (``purge_step=s``): the TensorBoard writer's purge of steps
+``> s`` (TensorBoard's own ``purge_step`` is the first step it hides, so ``s + 1``), and a
+rewrite of ``metrics.jsonl`` keeping lines up to ``s``.
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ class MetricsLog:
         self.directory.mkdir(parents=True, exist_ok=True)
         if purge_step is not None:
             _truncate_jsonl(self.directory / METRICS_NAME, purge_step)
-        self.writer = SummaryWriter(str(self.directory), purge_step=purge_step, flush_secs=flush_secs)
+        # TensorBoard hides steps >= its purge_step; step purge_step itself was logged before the checkpoint.
+        first_purged = None if purge_step is None else purge_step + 1
+        self.writer = SummaryWriter(str(self.directory), purge_step=first_purged, flush_secs=flush_secs)
         self._jsonl = open(self.directory / METRICS_NAME, "a")  # noqa: SIM115 - kept open for the run
 
     def scalars(self, step: int, values: dict[str, float]) -> None:

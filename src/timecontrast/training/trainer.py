@@ -239,7 +239,8 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
     metrics = None
     if ctx.is_main and step < max_step:  # a finished run's config keeps describing it
         save_config(cfg, logdir)
-        metrics = MetricsLog(logdir, purge_step=step or None, flush_secs=cfg.logging.summary.flush_secs)
+        # Also from step 0: a run killed before its first checkpoint may have logged steps.
+        metrics = MetricsLog(logdir, purge_step=step, flush_secs=cfg.logging.summary.flush_secs)
     if step >= max_step:
         log.info("already at step %d (learning.max_step %d); nothing to train", step, max_step)
     loader = make_loader(batches, cfg.data.num_workers, pin_memory=ctx.device.type == "cuda")
