@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import Counter
 
@@ -137,3 +138,116 @@ def test_folder_of_unreadable_records(tmp_path, capsys):
     assert code == 1 and [g["kind"] for g in summary["groups"]] == ["unknown", "unknown"]
     assert "a.tfrecord: record 0 has a corrupt length" in summary["problems"][0]
     assert "b.tfrecord: record 0 is neither a sequence" in summary["problems"][1]
+
+
+# ------------------------------------------------- damaged folders (issue 13): no traceback
+def copy_records(toy_dataset, tmp_path):
+    folder = tmp_path / "records"
+    shutil.copytree(toy_dataset / "train" / "records", folder)
+    return folder
+
+
+def test_zero_frame_sequence_is_a_warning(toy_dataset, tmp_path, capsys):
+    from timecontrast.data.records import write_sequence_record
+
+    folder = copy_records(toy_dataset, tmp_path)
+    blank = folder / "blank.tfrecord"
+    write_sequence_record(blank, "blank", [[], []])
+    code, summary = inspect_json(capsys, folder)
+    assert code == 0 and summary["problems"] == []
+    [group] = summary["groups"]
+    assert group["num_sequences"] == 5 and group["frame_sizes"] == [[32, 32]]
+    assert {"name": "blank", "file": str(blank), "views": 2, "length": 0, "frame_size": None} in group["sequences"]
+    [warning] = summary["warnings"]
+    assert warning.startswith(f"{blank}: sequence 'blank' has 0 frames; training, evaluation and tcn project skip it")
+
+    assert main(["inspect", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "1 warning(s):" in captured.out and f"    {blank}: sequence 'blank' has 0 frames" in captured.out
+    assert main(["inspect", str(blank)]) == 0  # the file alone
+    assert "blank  2 views       0 frames  ?" in capsys.readouterr().out
+
+
+def test_zero_byte_file_is_a_problem(toy_dataset, tmp_path, capsys):
+    folder = copy_records(toy_dataset, tmp_path)
+    empty = folder / "toy_0009.tfrecord"
+    empty.write_bytes(b"")
+    code, summary = inspect_json(capsys, folder)
+    assert code == 1
+    [group] = summary["groups"]
+    assert (group["kind"], group["num_files"], group["empty_files"], group["num_sequences"]) == ("sequences", 5, 1, 4)
+    assert summary["problems"] == [
+        f"{empty}: empty file (0 bytes, no records), probably an interrupted copy or conversion; "
+        "delete it or re-convert it"
+    ]
+    assert main(["inspect", str(empty)]) == 1  # the file alone
+    text = capsys.readouterr().out
+    assert "[empty]" in text and f"{empty}: empty file" in text
+
+
+def test_folder_of_only_empty_files(tmp_path, capsys):
+    (tmp_path / "a.tfrecord").write_bytes(b"")
+    (tmp_path / "b.tfrecord").write_bytes(b"")
+    code, summary = inspect_json(capsys, tmp_path)
+    assert code == 1 and [g["kind"] for g in summary["groups"]] == ["empty"]
+    assert [p.split(":")[0] for p in summary["problems"]] == [
+        str(tmp_path / "a.tfrecord"),
+        str(tmp_path / "b.tfrecord"),
+    ]
+
+
+def test_link_loop_and_linked_file_count_once(toy_dataset, tmp_path, capsys):
+    folder = copy_records(toy_dataset, tmp_path)
+    os.symlink(folder, folder / "loop")
+    os.symlink(folder / "toy_0002.tfrecord", folder / "again.tfrecord")
+    code, summary = inspect_json(capsys, tmp_path)
+    assert code == 0
+    [group] = summary["groups"]
+    assert (group["path"], group["num_sequences"], group["num_files"]) == ("records", 4, 4)
+    assert summary["warnings"] == [
+        f"{folder / 'loop'}: leads to {folder.resolve()}, a folder already scanned (a link loop or a second link "
+        "to one folder); not followed again",
+        f"{folder / 'again.tfrecord'}: the same file as {folder / 'toy_0002.tfrecord'} (reached through a link); "
+        "counted once",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"world": "toy", "views": ', "not valid JSON (Expecting value at line 1, column 27)"),
+        ('["toy"]', "must hold a JSON object, got a JSON list"),
+        ('{"world": "toy", "attributes": {"side": 2}}', "'attributes' must be a list, got dict"),
+        ('{"attributes": [{"name": "side", "classes": "lr"}]}', "attributes[0] ('side'): 'classes' must be a list"),
+    ],
+)
+def test_damaged_dataset_json_is_a_problem(toy_dataset, tmp_path, capsys, content, message):
+    root = tmp_path / "ds"
+    shutil.copytree(toy_dataset / "val", root / "val")
+    (root / "dataset.json").write_text(content)
+    code, summary = inspect_json(capsys, root)
+    assert code == 1 and summary["dataset"] is None
+    [problem] = summary["problems"]
+    assert problem.startswith(f"{root / 'dataset.json'}: {message}") and "regenerate the dataset" in problem
+    assert len(summary["groups"]) == 2  # the records are still inspected
+    assert main(["inspect", str(root)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "[sequences] val/records: 2 sequence(s)" in captured.out
+    assert f"    {root / 'dataset.json'}: {message}" in captured.out
+
+
+def test_unlistable_folder_is_a_problem(toy_dataset, tmp_path, capsys, monkeypatch):
+    root = tmp_path / "ds"
+    shutil.copytree(toy_dataset / "val", root / "val")
+    (root / "locked").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, summary = inspect_json(capsys, root)
+    assert code == 1 and summary["problems"] == [f"{root / 'locked'}: cannot list it (Permission denied)"]

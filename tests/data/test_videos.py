@@ -115,3 +115,12 @@ def test_unreadable_video_names_the_file(tmp_path):
     seq = VideoSequence("s", [tmp_path / "s_view0.mp4"])
     with pytest.raises(VideoError, match=r"s_view0\.mp4: cannot open video"):
         _ = seq.length
+
+
+def test_a_link_loop_does_not_multiply_sequences(tmp_path):
+    frames = np.zeros((3, 8, 8, 3), np.uint8)
+    for v in range(2):
+        write_video(tmp_path / "sub" / f"a_view{v}.mp4", frames, fps=10)
+    (tmp_path / "sub" / "loop").symlink_to(tmp_path)  # sub/loop -> the root, which holds sub
+    sequences, problems = scan_video_sequences(tmp_path, None)
+    assert [s.name for s in sequences] == ["sub/a"] and problems == []

@@ -364,10 +364,16 @@ def collect_results(plan: Plan) -> Results:
     for name, base in (("alignment", align_base), ("labeled_eval", knn_base), ("probe", probe_base)):
         if "result" not in base.get(untrained, {}):
             raise DataError(f"{mv_eval / (name + '.json')}: no untrained baseline; run tcn demo --force")
+    from timecontrast.data.dataset_info import read_dataset_info
+
     try:
-        attributes = json.loads(plan.path("data", "dataset.json").read_text()).get("attributes", [])
-    except (OSError, json.JSONDecodeError):
+        attributes = read_dataset_info(plan.path("data", "dataset.json")).get("attributes", [])
+    except (OSError, DataError) as exc:
+        log.warning("%s; the report lists no attribute descriptions", exc)
         attributes = []
+    if not isinstance(attributes, list):
+        attributes = []
+    attributes = [a for a in attributes if isinstance(a, dict) and isinstance(a.get("name"), str)]
     return Results(
         alignment={
             "mvtcn": align_mv["result"]["error"],

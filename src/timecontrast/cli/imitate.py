@@ -47,10 +47,10 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _user_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The keys set by --config_paths, --model_params and key=value, as one nested dict."""
-    import yaml
     from omegaconf import OmegaConf
 
     from timecontrast.config import parse_override, split_config_paths
+    from timecontrast.config.loader import load_config_file, parse_yaml
     from timecontrast.errors import ConfigError
 
     parts: list[Any] = []
@@ -58,9 +58,9 @@ def _user_settings(args: argparse.Namespace) -> dict[str, Any]:
         p = Path(path).expanduser()
         if not p.is_file():
             raise ConfigError(f"config file '{path}' does not exist; check --config_paths")
-        parts.append(yaml.safe_load(p.read_text()) or {})
+        parts.append(load_config_file(p))
     if args.model_params:
-        parts.append(yaml.safe_load(args.model_params) or {})
+        parts.append(parse_yaml(args.model_params, "--model_params"))
     parts.extend(parse_override(item) for item in args.overrides)
     merged = OmegaConf.merge(*[OmegaConf.create(p) for p in parts]) if parts else OmegaConf.create({})
     return OmegaConf.to_container(merged)  # type: ignore[return-value]

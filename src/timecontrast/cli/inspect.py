@@ -6,8 +6,10 @@ a `tcn synth` dataset root (dataset.json, <split>/records, labeled, state, video
 directory of <seq>_view<k> videos; or one video file. For sequence records it lists
 sequences, views, lengths and frame sizes; for labeled records the frame count, tasks,
 views and each label's class counts; for videos the views, frame counts and fps.
-Every record is read and CRC-checked; damaged files are listed at the end and make the
-exit status 1.
+Every record is read and CRC-checked; damaged files (and empty ones, a damaged
+dataset.json) are listed at the end and make the exit status 1. Warnings (a sequence of
+0 frames, which training skips; a link loop or a file reached twice through links,
+counted once) are listed too and leave the exit status 0.
 
 Example:
     tcn inspect ~/tcn_data/multiview-pouring
@@ -22,12 +24,16 @@ import json
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from timecontrast.errors import DataError, TimeContrastError
+
+if TYPE_CHECKING:
+    from timecontrast.data.records import SequenceRecord
 
 _VIEW_KEY = re.compile(r"^view\d+$")
 
@@ -89,7 +95,21 @@ def _folder_kind(files: list[Path]) -> tuple[str, str]:
     return "unknown", why
 
 
-def _summarize_sequences(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], list[str]]:
+def _describe_sequence(rec: SequenceRecord, warnings: list[str]) -> dict[str, Any]:
+    """One line of the sequence table; a sequence of 0 frames (no frame size) is a warning."""
+    frame_size = None
+    if rec.length == 0:
+        warnings.append(
+            f"{rec.path}: sequence '{rec.name}' has 0 frames; training, evaluation and tcn project skip it "
+            "(re-convert it or delete it)"
+        )
+    else:
+        frame_size = list(rec.frame_size)
+    return {"name": rec.name, "file": str(rec.path), "views": rec.num_views, "length": rec.length,
+            "frame_size": frame_size}  # fmt: skip
+
+
+def _summarize_sequences(files: list[Path], bar: tqdm, warnings: list[str]) -> tuple[dict[str, Any], list[str]]:
     from timecontrast.data.records import SequenceRecord
     from timecontrast.io.tfrecord import index_records
 
@@ -98,16 +118,7 @@ def _summarize_sequences(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], 
         try:
             for i in range(len(index_records(f))):
                 rec = SequenceRecord(f, i)
-                h, w = rec.frame_size
-                sequences.append(
-                    {
-                        "name": rec.name,
-                        "file": str(f),
-                        "views": rec.num_views,
-                        "length": rec.length,
-                        "frame_size": [h, w],
-                    }
-                )
+                sequences.append(_describe_sequence(rec, warnings))
                 rec.close()
         except TimeContrastError as exc:
             problems.append(str(exc))
@@ -118,7 +129,7 @@ def _summarize_sequences(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], 
         "views": sorted({s["views"] for s in sequences}),
         "timesteps": sum(lengths),
         "length": {"min": min(lengths), "mean": sum(lengths) / len(lengths), "max": max(lengths)} if lengths else None,
-        "frame_sizes": sorted({tuple(s["frame_size"]) for s in sequences}),
+        "frame_sizes": sorted({tuple(s["frame_size"]) for s in sequences if s["frame_size"]}),
         "sequences": sequences,
     }, problems
 
@@ -207,15 +218,59 @@ def _summarize_videos(root: Path) -> tuple[dict[str, Any], list[str]]:
     }, (problems)
 
 
+def _read_dataset(root: Path, summary: dict[str, Any]) -> None:
+    """``root/dataset.json`` into ``summary["dataset"]``; a damaged one is a problem (the
+    records stay usable without it)."""
+    from timecontrast.data.dataset_info import dataset_class_names, read_dataset_info
+
+    path = root / "dataset.json"
+    if not path.is_file():
+        return
+    try:
+        info = read_dataset_info(path)
+        dataset_class_names(info, str(path))  # checks the shape of 'attributes'
+    except DataError as exc:
+        summary["problems"].append(str(exc))
+        return
+    except OSError as exc:
+        summary["problems"].append(f"{path}: cannot read it ({exc.strerror or exc})")
+        return
+    summary["dataset"] = info
+
+
+def _scan_error(problems: list[str]) -> Callable[[OSError], None]:
+    """An ``on_error`` for the folder walk: a folder that cannot be listed is a problem."""
+
+    def on_error(exc: OSError) -> None:
+        problems.append(f"{exc.filename}: cannot list it ({exc.strerror or exc})")
+
+    return on_error
+
+
+def _empty_files(files: list[Path], problems: list[str]) -> list[Path]:
+    """``files`` without the 0-byte ones, each named in ``problems`` (never skipped silently)."""
+    from timecontrast.data.records import empty_file_message
+
+    kept = []
+    for f in files:
+        if f.stat().st_size == 0:
+            problems.append(empty_file_message(f))
+        else:
+            kept.append(f)
+    return kept
+
+
 def summarize(path: str | os.PathLike) -> dict[str, Any]:
     """A JSON-ready description of everything under ``path`` (see the module docstring)."""
+    from timecontrast.data.folders import unique_files, walk_folder
     from timecontrast.data.records import RECORD_SUFFIX
     from timecontrast.io.video import VIDEO_EXTENSIONS, probe_video
 
     root = Path(os.path.expanduser(str(path)))
     if not root.exists():
         raise DataError(f"{path}: no such file or directory")
-    summary: dict[str, Any] = {"path": str(root), "dataset": None, "groups": [], "problems": []}
+    summary: dict[str, Any] = {"path": str(root), "dataset": None, "groups": [], "problems": [], "warnings": []}
+    warnings: list[str] = summary["warnings"]
     if root.is_file() and root.suffix.lower() in VIDEO_EXTENSIONS:
         info = probe_video(root)
         summary["groups"].append(
@@ -232,19 +287,16 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
     if root.is_file():
         record_dirs[root.parent].append(root)
     else:
-        if (root / "dataset.json").is_file():
-            summary["dataset"] = json.loads((root / "dataset.json").read_text())
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
-                if name.endswith(RECORD_SUFFIX):
-                    record_dirs[Path(dirpath)].append(Path(dirpath) / name)
-                elif name.endswith(".npz") and Path(dirpath).name == "state":
-                    state_dirs[Path(dirpath)].append(Path(dirpath) / name)
+        _read_dataset(root, summary)
+        found: list[Path] = []
+        for folder, filenames in walk_folder(root, warn=warnings.append, on_error=_scan_error(summary["problems"])):
+            for name in filenames:
+                if name.endswith(RECORD_SUFFIX) or (name.endswith(".npz") and folder.name == "state"):
+                    found.append(folder / name)
                 elif name.lower().endswith(VIDEO_EXTENSIONS):
                     has_videos = True
+        for f in unique_files(found, warn=warnings.append):
+            (record_dirs if f.name.endswith(RECORD_SUFFIX) else state_dirs)[f.parent].append(f)
     if not record_dirs and not state_dirs and not has_videos:
         raise DataError(f"{path}: holds no {RECORD_SUFFIX} records, state files or <seq>_view<k> videos")
 
@@ -253,15 +305,19 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
         for folder in sorted(record_dirs):
             files = record_dirs[folder]
             rel = folder.relative_to(root).as_posix() if root.is_dir() else folder.as_posix()
-            kind, why = _folder_kind(files)
-            group: dict[str, Any] = {"kind": kind, "path": rel, "num_files": len(files)}
+            empty: list[str] = []
+            readable = _empty_files(files, empty)
+            bar.update(len(files) - len(readable))
+            kind, why = _folder_kind(readable) if readable else ("empty", "")
+            group: dict[str, Any] = {"kind": kind, "path": rel, "num_files": len(files), "empty_files": len(empty)}
             if kind == "sequences":
-                details, problems = _summarize_sequences(files, bar)
+                details, problems = _summarize_sequences(readable, bar, warnings)
             elif kind == "labeled":
-                details, problems = _summarize_labeled(files, bar)
+                details, problems = _summarize_labeled(readable, bar)
             else:
-                details, problems = {}, [why]
-                bar.update(len(files))
+                details, problems = {}, [why] if why else []
+                bar.update(len(readable))
+            problems = empty + problems
             group.update(details)
             summary["groups"].append(group)
             summary["problems"].extend(problems)
@@ -282,11 +338,14 @@ def _size(frame_size) -> str:
 
 
 def _class_names(dataset: dict[str, Any] | None) -> dict[str, list[str]]:
-    """``{attribute: [class name, ...]}`` from a synth dataset.json's ``attributes``."""
-    attributes = (dataset or {}).get("attributes")
-    if not isinstance(attributes, list):
+    """``{attribute: [class name, ...]}`` from a synth dataset.json's ``attributes`` ({}
+    when it has another shape: :func:`summarize` already listed that as a problem)."""
+    from timecontrast.data.dataset_info import dataset_class_names
+
+    try:
+        return dataset_class_names(dataset or {})
+    except DataError:
         return {}
-    return {a["name"]: list(a["classes"]) for a in attributes if isinstance(a, dict) and "name" in a and "classes" in a}
 
 
 def _format_group(g: dict[str, Any], limit: int, classes: dict[str, list[str]]) -> list[str]:
@@ -335,6 +394,8 @@ def _format_group(g: dict[str, Any], limit: int, classes: dict[str, list[str]]) 
         return lines
     if kind == "video":
         return [f"{head} {g['frames']} frames, {g['fps']:.2f} fps, {_size(g['frame_size'])} (WxH)"]
+    if kind == "empty":
+        return [f"{head} {g['num_files']} empty file(s)"]
     return [f"{head} {g['num_files']} file(s) of unknown kind"]
 
 
@@ -348,6 +409,9 @@ def format_summary(summary: dict[str, Any], limit: int = 20) -> str:
             lines.append(f"    {dataset['description']}")
     for group in summary["groups"]:
         lines.extend(_format_group(group, max(limit, 0), _class_names(dataset)))
+    if summary.get("warnings"):
+        lines.append(f"{len(summary['warnings'])} warning(s):")
+        lines.extend(f"    {w}" for w in summary["warnings"])
     if summary["problems"]:
         lines.append(f"{len(summary['problems'])} problem(s):")
         lines.extend(f"    {p}" for p in summary["problems"])

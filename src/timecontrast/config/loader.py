@@ -64,13 +64,21 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
-def _parse_yaml(text: str, source: str) -> dict[str, Any]:
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line from a YAML error: what is wrong and where (PyYAML's own text spans lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except _DuplicateKeyError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{source}: not valid YAML ({_yaml_problem(exc)}); fix the file") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -192,6 +200,22 @@ def packaged_configs() -> list[str]:
     return sorted(p.name for p in PACKAGE_CONFIGS.glob("*.yaml"))
 
 
+def read_config_text(path: Path) -> str:
+    """The text of a config file, which must be UTF-8 (a byte-order mark is allowed).
+
+    Raises :class:`ConfigError` naming the file and the first byte that is not UTF-8.
+    """
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {raw[exc.start : exc.start + 1]!r} at offset {exc.start}, line {line}); "
+            "save it as UTF-8 (e.g. 'iconv -f latin1 -t utf-8') and try again"
+        ) from None
+
+
 def resolve_config_path(path: str | os.PathLike) -> Path:
     """A config file: the path as given when it exists, else a bare name of a packaged config.
 
@@ -211,6 +235,16 @@ def resolve_config_path(path: str | os.PathLike) -> Path:
     )
 
 
+def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The keys of one config file (a path, or the name of a packaged config), unmerged.
+
+    Raises :class:`ConfigError` naming the file when it is missing, not UTF-8, not valid
+    YAML, gives a key twice or is not a mapping.
+    """
+    p = resolve_config_path(path)
+    return parse_yaml(read_config_text(p), str(p))
+
+
 def load_config(
     config_paths: str | Sequence[str] | None = None,
     model_params: str | Mapping[str, Any] | None = None,
@@ -224,9 +258,9 @@ def load_config(
     cfg = default_config()
     for path in split_config_paths(config_paths):
         p = resolve_config_path(path)
-        cfg = _merge(cfg, _parse_yaml(p.read_text(), str(p)), str(p))
+        cfg = _merge(cfg, load_config_file(p), str(p))
     if model_params:
-        data = _parse_yaml(model_params, "--model_params") if isinstance(model_params, str) else dict(model_params)
+        data = parse_yaml(model_params, "--model_params") if isinstance(model_params, str) else dict(model_params)
         cfg = _merge(cfg, data, "--model_params")
     for item in overrides:
         cfg = _merge(cfg, parse_override(item), f"command line override '{item}'")

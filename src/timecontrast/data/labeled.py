@@ -15,7 +15,7 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from timecontrast.data.records import find_record_files
+from timecontrast.data.records import check_not_empty, find_record_files
 from timecontrast.errors import RecordError
 from timecontrast.io.example import Example, SequenceExample, bytes_feature, feature_value, int64_feature
 from timecontrast.io.tfrecord import TFRecordWriter, iter_records
@@ -121,8 +121,10 @@ def iter_labeled_frames(
     label_keys: Sequence[str] | None = None,
     task_key: str = "task",
 ) -> Iterator[LabeledFrame]:
-    """Every labeled frame under a file, directory or glob, in file order."""
+    """Every labeled frame under a file, directory or glob, in file order (a 0-byte file
+    is a :class:`~timecontrast.errors.DataError`, never skipped)."""
     for f in find_record_files(path_or_dir):
+        check_not_empty(f)
         for i, data in enumerate(iter_records(f)):
             yield decode_labeled_example(data, f"{f} record {i}", image_keys, label_keys, task_key)
 

@@ -13,7 +13,6 @@ small scanner below; it reads the same wire format the library writes.)
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import os
 import re
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from timecontrast.data.dataset_info import read_class_names
+from timecontrast.data.folders import unique_files, walk_folder
 from timecontrast.data.sequence import check_index
 from timecontrast.errors import DataError, RecordError
 from timecontrast.io.example import SequenceExample, bytes_feature, feature_value, int64_feature
@@ -269,6 +270,8 @@ class SequenceRecord:
     @cached_property
     def frame_size(self) -> tuple[int, int]:
         """``(height, width)`` of the first frame."""
+        if self.length == 0:
+            raise DataError(f"{self.path}: sequence '{self.name}' has 0 frames, so no frame size; re-convert it")
         h, w, _ = self.frame(0, 0).shape
         return h, w
 
@@ -298,20 +301,6 @@ class SequenceRecord:
         return f"SequenceRecord({str(self.path)!r}, name={self.name!r}, views={self.num_views}, length={self.length})"
 
 
-def read_class_names(path: str | os.PathLike) -> dict[str, list[str]]:
-    """``{attribute: [class name, ...]}`` from a dataset.json's ``attributes``; {} when the
-    file is missing or holds none (a malformed file is logged and ignored: names are cosmetic)."""
-    p = Path(path)
-    if not p.is_file():
-        return {}
-    try:
-        attributes = json.loads(p.read_text()).get("attributes", [])
-        return {str(a["name"]): [str(c) for c in a["classes"]] for a in attributes if "classes" in a}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        log.warning("%s: cannot read class names (%s); labels are shown as numbers", p, exc)
-        return {}
-
-
 def _len_prefix(data: bytes) -> bytes:
     out = bytearray()
     n = len(data)
@@ -325,17 +314,19 @@ def _len_prefix(data: bytes) -> bytes:
             return bytes(out) + data
 
 
+# ------------------------------------------------------------------- finding files
 def find_record_files(path_or_glob: str | os.PathLike) -> list[Path]:
-    """Record files under a directory (recursively, following links), a glob, or one file; sorted."""
+    """Record files under a directory (recursively, following links, each real folder and
+    file once), a glob, or one file; sorted."""
     p = Path(os.path.expanduser(str(path_or_glob)))
     if p.is_file():
         return [p]
     if p.is_dir():
         files = [
-            Path(root) / f
-            for root, _, names in os.walk(p, followlinks=True)
+            folder / f
+            for folder, names in walk_folder(p, skip_hidden_folders=False)
             for f in names
-            if f.endswith(RECORD_SUFFIX) and not f.startswith(".")
+            if f.endswith(RECORD_SUFFIX)
         ]
     else:
         files = [Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file()]
@@ -343,19 +334,53 @@ def find_record_files(path_or_glob: str | os.PathLike) -> list[Path]:
             raise DataError(f"{path_or_glob}: no such file or directory; check the data path")
     if not files:
         raise DataError(f"{path_or_glob}: holds no {RECORD_SUFFIX} files; check the data path")
-    return sorted(files)
+    return unique_files(sorted(files))
+
+
+def empty_file_message(path: str | os.PathLike) -> str:
+    """What to say about a 0-byte record file."""
+    return (
+        f"{path}: empty file (0 bytes, no records), probably an interrupted copy or conversion; "
+        "delete it or re-convert it"
+    )
+
+
+def check_not_empty(path: str | os.PathLike) -> None:
+    """Raise :class:`DataError` naming ``path`` when it is a 0-byte file: skipping it would
+    silently change the data."""
+    if os.path.getsize(path) == 0:
+        raise DataError(empty_file_message(path))
 
 
 def iter_sequences(path_or_glob: str | os.PathLike, num_views: int | None = None) -> Iterator[SequenceRecord]:
     """Every sequence under ``path_or_glob`` (every record of every file, files sorted by
-    name), opened one at a time as the iteration reaches it."""
+    name), opened one at a time as the iteration reaches it.
+
+    A 0-byte file is a :class:`DataError`. A sequence of 0 frames is skipped with a
+    warning; a DataError when no sequence is left.
+    """
+    used = skipped = 0
     for f in find_record_files(path_or_glob):
+        check_not_empty(f)
         for i in range(len(index_records(f))):
-            yield SequenceRecord(f, i, num_views=num_views)
+            sequence = SequenceRecord(f, i, num_views=num_views)
+            if sequence.length == 0:
+                log.warning("%s: sequence '%s' has 0 frames; skipped (re-convert it or delete it)", f, sequence.name)
+                sequence.close()
+                skipped += 1
+                continue
+            used += 1
+            yield sequence
+    if skipped and not used:
+        raise DataError(
+            f"{path_or_glob}: every sequence ({skipped}) has 0 frames, so there is nothing to use; "
+            "re-convert the data or check the data path"
+        )
 
 
 def open_sequences(path_or_glob: str | os.PathLike, num_views: int | None = None) -> list[SequenceRecord]:
-    """Every sequence under ``path_or_glob`` (every record of every file), sorted by file name."""
+    """Every sequence under ``path_or_glob`` (every record of every file), sorted by file
+    name; sequences of 0 frames are skipped with a warning (see :func:`iter_sequences`)."""
     return list(iter_sequences(path_or_glob, num_views))
 
 

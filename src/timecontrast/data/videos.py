@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from timecontrast.data.folders import walk_folder
 from timecontrast.data.sequence import check_index
 from timecontrast.errors import DataError, VideoError
 from timecontrast.io.jpeg import encode_jpeg
@@ -176,11 +177,11 @@ def scan_video_sequences(
         raise DataError(f"{input_dir}: no such directory; --input_dir must be a folder of <seq>_view<k>.mp4 videos")
     pattern = compile_view_pattern(view_pattern)
     groups: dict[str, dict[int, list[Path]]] = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    # Each real folder once (a link loop must not multiply sequences); hidden files and
+    # folders (temporaries, recordings in progress) are skipped.
+    for dirpath, filenames in walk_folder(root):
         for fname in filenames:
-            # Hidden files include the temporary files of an interrupted VideoWriter.
-            if fname.startswith(".") or not fname.lower().endswith(VIDEO_EXTENSIONS):
+            if not fname.lower().endswith(VIDEO_EXTENSIONS):
                 continue
             match = pattern.search(fname)
             if match is None:

@@ -230,7 +230,7 @@ def write_embedding_plots(
     seed: int = 0,
 ) -> list[Path]:
     """``pca.png``, ``tsne.png`` (optional) and ``trajectories.png`` (the first
-    ``num_trajectories`` sequences) under ``outdir``."""
+    ``num_trajectories`` sequences that have frames) under ``outdir``."""
     outdir = Path(outdir)
     colourings = sample_colourings(sample)
     points, pca = pca_2d(sample.embeddings, seed)
@@ -239,6 +239,7 @@ def write_embedding_plots(
     if tsne:
         tpoints = tsne_2d(sample.embeddings, seed, perplexity)
         paths.append(plot_embedding_2d(outdir / "tsne.png", tpoints, colourings, "t-SNE"))
-    if num_trajectories > 0 and sequences:
-        paths.append(plot_trajectories(outdir / "trajectories.png", pca, list(sequences)[:num_trajectories], points))
+    drawable = [s for s in sequences if s.length > 0]  # a sequence of 0 frames has no path to draw
+    if num_trajectories > 0 and drawable:
+        paths.append(plot_trajectories(outdir / "trajectories.png", pca, drawable[:num_trajectories], points))
     return paths

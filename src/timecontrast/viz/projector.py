@@ -86,8 +86,16 @@ def sample_frames(sequences: Sequence[EmbeddedSequence], num_embed: int, rng: np
     dims = {s.embeddings.shape[2] for s in sequences}
     if len(dims) != 1:
         raise DataError(f"sequences have embeddings of different sizes {sorted(dims)}")
+    for s in sequences:
+        if s.length == 0:
+            logger.warning("sequence '%s' has 0 frames; none of its frames can be drawn", s.name)
     counts = np.array([len(s.views) * s.length for s in sequences])
     total = int(counts.sum())
+    if total == 0:
+        raise DataError(
+            f"the {len(sequences)} sequence(s) to embed hold no frames; check --embedding_records "
+            "(tcn inspect shows what they hold)"
+        )
     n = total if num_embed < 0 or num_embed >= total else num_embed
     if n < num_embed:
         logger.warning("asked for %d frames but the sequences hold %d; embedding all of them", num_embed, total)
