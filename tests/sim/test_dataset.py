@@ -126,3 +126,28 @@ def test_cli(tmp_path, capsys):
     assert (tmp_path / "test" / "records" / "finger_0001.tfrecord").is_file()
     assert main(["synth", "--split", "train=1", "--sequences", "2", "--output_dir", str(tmp_path / "x")]) == 2
     assert "add up to 1 sequences but 2" in capsys.readouterr().err
+
+
+def _tree(root) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_paper_setup_workers_write_the_same_bytes(tmp_path, capsys):
+    """The mfTCN paper's cart-pole options: random actions, the model's own cameras (fixed +
+    following the cart), a 2:1 frame; two worker processes write exactly what one does."""
+    args = "synth --policy random --cameras fixed,lookatcart --width 24 --height 12 --length 4 --fps 100"
+    assert (
+        main([*args.split(), "--split", "train=2,val=1", "--workers", "2", "--output_dir", str(tmp_path / "w2")]) == 0
+    )
+    assert main([*args.split(), "--split", "train=2,val=1", "--output_dir", str(tmp_path / "w1")]) == 0
+    capsys.readouterr()
+    assert _tree(tmp_path / "w2") == _tree(tmp_path / "w1")
+    info = json.loads((tmp_path / "w1" / "dataset.json").read_text())
+    assert (info["height"], info["width"], info["size"]) == (12, 24, [12, 24])
+    assert info["cameras"] == ["fixed", "lookatcart"] and info["policy"] == "random"
+    seq = open_sequences(tmp_path / "w1" / "val" / "records")[0]
+    assert seq.frame_size == (12, 24) and seq.length == 4
+    # The cart-following camera keeps the cart in view: its view differs from the fixed one.
+    assert not np.array_equal(seq.frame(0, 3), seq.frame(1, 3))
+    assert main([*args.split(), "--cameras", "fixed", "--output_dir", str(tmp_path / "bad")]) == 2
+    assert "1 cameras for 2 views" in capsys.readouterr().err

@@ -9,11 +9,15 @@ Example::
 
     tcn synth --world cartpole --views 2 --sequences 20 --length 120 --size 128 \\
         --split train=16,val=4 --output_dir data/cartpole
+    # the multi-frame TCN paper's cart-pole data: random actions, the DM Control cameras, 96x48
+    tcn synth --world cartpole --policy random --cameras fixed,lookatcart --width 96 --height 48 \
+        --length 1000 --fps 100 --split train=160,val=20 --workers 0 --output_dir data/cartpole_paper
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -30,6 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--length", type=int, default=120, help="frames per sequence")
     parser.add_argument("--size", type=int, default=128, help="image height and width in pixels")
+    parser.add_argument("--width", type=int, default=None, help="image width in pixels (default: --size)")
+    parser.add_argument("--height", type=int, default=None, help="image height in pixels (default: --size)")
+    parser.add_argument(
+        "--cameras",
+        default=None,
+        help="the world model's own cameras, one per view, comma separated, instead of the randomised rig "
+        "(cartpole: fixed,lookatcart, the DM Control defaults: a fixed front view and one following the cart)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes simulating and writing sequences at once (0: one per core); same files for any number",
+    )
     parser.add_argument("--fps", type=float, default=20.0, help="frames per second of simulated time")
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives identical files")
     parser.add_argument(
@@ -71,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
             jpeg_quality=args.jpeg_quality,
             overwrite=args.overwrite,
             on_sequence=lambda split, name: bar.update(1),
+            width=args.width,
+            height=args.height,
+            cameras=[c.strip() for c in args.cameras.split(",") if c.strip()] if args.cameras else None,
+            workers=args.workers if args.workers > 0 else (os.cpu_count() or 1),
         )
     seconds = time.perf_counter() - start
     frames = total * args.length * args.views

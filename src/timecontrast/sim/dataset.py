@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import re
-from collections.abc import Callable, Mapping
+import signal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from timecontrast.data.dataset_info import DATASET_FILE, read_dataset_info
 from timecontrast.data.labeled import LabeledFrame, write_labeled_records
 from timecontrast.data.records import write_sequence_record
 from timecontrast.data.state import save_state
@@ -37,9 +42,9 @@ from timecontrast.sim.worlds import DEFAULT_WORLD, get_world
 
 logger = logging.getLogger(__name__)
 
-DATASET_FILE = "dataset.json"
 FORMAT_VERSION = 1
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_SEQUENCE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # a file name: no folder separators
 
 
 def parse_splits(text: str) -> dict[str, int]:
@@ -77,6 +82,31 @@ def resolve_splits(sequences: int | None, splits: Mapping[str, int] | None) -> d
     return {name: int(count) for name, count in splits.items()}
 
 
+def _previous_splits(info_path: Path) -> dict[str, list[str]]:
+    """``{split: [sequence name, ...]}`` of the dataset.json being replaced. Raises
+    DataError naming the file when it is damaged: the files it lists cannot be known then,
+    and names are checked so that a damaged file never deletes outside the dataset."""
+    fix = "delete the folder by hand (or choose another --output_dir)"
+    try:
+        splits = read_dataset_info(info_path).get("splits")
+    except DataError as exc:
+        raise DataError(f"{exc}. It lists the files --overwrite must delete: {fix}") from None
+    except OSError as exc:
+        raise DataError(f"{info_path}: cannot read the dataset to replace ({exc}); {fix}") from None
+    ok = isinstance(splits, dict) and all(
+        _SPLIT_NAME.match(str(split)) and isinstance(names, list) and all(
+            isinstance(n, str) and _SEQUENCE_NAME.match(n) for n in names
+        )
+        for split, names in splits.items()
+    )  # fmt: skip
+    if not ok:
+        raise DataError(
+            f"{info_path}: 'splits' must map each split to a list of sequence names; the file is damaged, "
+            f"so the dataset to replace is unknown: {fix}"
+        )
+    return {split: list(names) for split, names in splits.items()}
+
+
 def _remove_previous(output_dir: Path, overwrite: bool) -> None:
     """Refuse to mix datasets; with ``overwrite``, delete the files the old one listed."""
     info_path = output_dir / DATASET_FILE
@@ -87,11 +117,7 @@ def _remove_previous(output_dir: Path, overwrite: bool) -> None:
             f"{output_dir} already holds a dataset ({DATASET_FILE}); pass --overwrite to replace it "
             "or choose another --output_dir"
         )
-    try:
-        old = json.loads(info_path.read_text())
-        old_splits = {split: list(names) for split, names in old["splits"].items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DataError(f"{info_path}: cannot read the dataset to replace ({exc}); delete the folder by hand") from None
+    old_splits = _previous_splits(info_path)
     info_path.unlink()
     for split, names in old_splits.items():
         for name in names:
@@ -125,6 +151,79 @@ def write_sequence(split_dir: Path, seq: SimSequence, jpeg_quality: int, videos:
                     writer.write(frame)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every sequence of one generate_dataset call shares (sent to worker processes)."""
+
+    output_dir: str
+    world: str
+    views: int
+    length: int
+    width: int
+    height: int
+    fps: float
+    seed: int
+    policy: str
+    moving_camera: bool
+    cameras: list[str] | None
+    jpeg_quality: int
+    videos: bool
+
+
+_worker_simulator: WorldSimulator | None = None  # one per worker process
+
+
+def _simulate_and_write(simulator: WorldSimulator, job: _Job, index: int, split: str, name: str):
+    """Simulate sequence ``index``, write it, return its label counts and the state names."""
+    seq = simulator.simulate(
+        name,
+        job.length,
+        sequence_rng(job.seed, index),
+        views=job.views,
+        policy=job.policy,
+        moving_camera=job.moving_camera,
+        cameras=job.cameras,
+    )
+    write_sequence(Path(job.output_dir) / split, seq, job.jpeg_quality, job.videos)
+    world = simulator.world
+    counts = {
+        a.name: np.bincount(seq.labels[a.name], minlength=len(a.classes)).astype(np.int64) for a in world.attributes
+    }
+    return index, split, name, counts, (simulator.position_names, simulator.velocity_names)
+
+
+def _init_worker(job: _Job) -> None:
+    global _worker_simulator
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no worker tracebacks
+    _worker_simulator = WorldSimulator(job.world, fps=job.fps, width=job.width, height=job.height)
+
+
+def _worker_task(job: _Job, index: int, split: str, name: str):
+    assert _worker_simulator is not None
+    return _simulate_and_write(_worker_simulator, job, index, split, name)
+
+
+def _run_jobs(job: _Job, plan: list[tuple[str, str]], workers: int) -> Iterator[tuple]:
+    """Yield each sequence's result as it is written: in this process, or in ``workers``
+    processes (spawned: a forked MuJoCo/EGL or OpenMP state is not safe to share)."""
+    if workers <= 1 or len(plan) <= 1:
+        with WorldSimulator(job.world, fps=job.fps, width=job.width, height=job.height) as simulator:
+            for index, (split, name) in enumerate(plan):
+                yield _simulate_and_write(simulator, job, index, split, name)
+        return
+    context = multiprocessing.get_context("spawn")
+    workers = min(workers, len(plan))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
+        futures = [pool.submit(_worker_task, job, index, split, name) for index, (split, name) in enumerate(plan)]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
 def _write_json(path: Path, content: dict[str, Any]) -> None:
     with atomic_write(path, "w", durable=True) as fh:
         json.dump(content, fh, indent=2)
@@ -147,16 +246,33 @@ def generate_dataset(
     jpeg_quality: int = DEFAULT_QUALITY,
     overwrite: bool = False,
     on_sequence: Callable[[str, str], None] | None = None,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    cameras: Sequence[str] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Simulate ``sequences`` sequences of ``world`` and write them under ``output_dir``.
 
     ``splits`` maps split names to sequence counts (default: all in ``train``);
     ``on_sequence(split, name)`` is called after each sequence is written (progress).
-    Returns the content of ``dataset.json``.
+    ``width`` / ``height`` override ``size`` (square by default). ``cameras``: the
+    model's own cameras (e.g. the DM Control cart-pole's ``fixed,lookatcart``) instead of
+    the world's randomised rig, one per view. ``workers`` processes simulate, render and
+    write sequences at once (each its own simulator); every sequence is written as soon as
+    it is done, so memory holds ``workers`` sequences whatever the dataset's size, and the
+    files are the same bytes for any number of workers. Returns ``dataset.json``'s content.
     """
     world_obj = get_world(world)
     check_views(views)
-    check_request(length, size, fps, policy)
+    width = int(width if width is not None else size)
+    height = int(height if height is not None else size)
+    for side in (width, height):
+        check_request(length, side, fps, policy)
+    if cameras is not None and len(cameras) != views:
+        raise ConfigError(f"--cameras names {len(cameras)} cameras for {views} views; give one camera per view")
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
     if not 1 <= jpeg_quality <= 100:
         raise ConfigError(f"jpeg_quality must be from 1 to 100, got {jpeg_quality}")
     counts = resolve_splits(sequences, splits)
@@ -169,25 +285,29 @@ def generate_dataset(
     class_counts = {
         split: {a.name: np.zeros(len(a.classes), dtype=np.int64) for a in world_obj.attributes} for split in counts
     }
-    with WorldSimulator(world_obj, size, fps) as simulator:
-        for index, (split, name) in enumerate(plan):
-            seq = simulator.simulate(
-                name, length, sequence_rng(seed, index), views=views, policy=policy, moving_camera=moving_camera
-            )
-            write_sequence(output_dir / split, seq, jpeg_quality, videos)
-            for key, values in seq.labels.items():
-                class_counts[split][key] += np.bincount(values, minlength=len(class_counts[split][key]))
-            logger.debug("wrote %s/%s", split, name)
-            if on_sequence is not None:
-                on_sequence(split, name)
-        position_names, velocity_names = simulator.position_names, simulator.velocity_names
+    job = _Job(
+        str(output_dir), world_obj.name, views, length, width, height, fps, seed, policy, moving_camera,
+        None if cameras is None else list(cameras), jpeg_quality, videos,
+    )  # fmt: skip
+    names: tuple[list[str], list[str]] | None = None
+    for index, split, name, counts_of_seq, state_names in _run_jobs(job, plan, workers):
+        names = state_names
+        for key, values in counts_of_seq.items():
+            class_counts[split][key] += values
+        logger.debug("wrote %s/%s (sequence %d)", split, name, index)
+        if on_sequence is not None:
+            on_sequence(split, name)
+    position_names, velocity_names = names if names is not None else ([], [])
     info = {
         "format": "timecontrast-sim",
         "version": FORMAT_VERSION,
         "world": world_obj.name,
         "description": world_obj.summary,
         "views": views,
-        "size": size,
+        "size": size if width == height else [height, width],
+        "height": height,
+        "width": width,
+        "cameras": None if cameras is None else list(cameras),
         "fps": float(fps),
         "length": length,
         "seed": seed,

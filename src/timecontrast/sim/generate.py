@@ -105,21 +105,27 @@ class WorldSimulator:
         size: int = 128,
         fps: float = 20.0,
         *,
+        width: int | None = None,
+        height: int | None = None,
         shadows: bool = False,
         reflections: bool = False,
         antialiasing: bool = False,
     ):
+        """``size``: square frames; ``width`` / ``height`` override either side."""
         self.world = get_world(world) if isinstance(world, str) else world
-        check_request(1, size, fps, "scripted")
+        self.width = int(width if width is not None else size)
+        self.height = int(height if height is not None else size)
+        for side in (self.width, self.height):
+            check_request(1, side, fps, "scripted")
         self._mujoco = import_mujoco()
-        self.size, self.fps = int(size), float(fps)
+        self.size, self.fps = max(self.width, self.height), float(fps)
         self.model = self.world.build_model()
         frame_seconds = 1.0 / self.fps
         self.substeps = max(1, math.ceil(frame_seconds / self.model.opt.timestep - 1e-9))
         self.model.opt.timestep = frame_seconds / self.substeps
         self.data = self._mujoco.MjData(self.model)
         self.renderer = SceneRenderer(
-            self.model, self.size, self.size, shadows=shadows, reflections=reflections, antialiasing=antialiasing
+            self.model, self.width, self.height, shadows=shadows, reflections=reflections, antialiasing=antialiasing
         )
         self.appearance = AppearanceRandomizer(self.model, self.renderer, self.world.body_materials)
         self.position_names = _coordinate_names(self.model, _QPOS_WIDTH)
@@ -141,7 +147,7 @@ class WorldSimulator:
         ``cameras`` names the model's own cameras (ids or names) to film with instead of
         the world's rig; there must be ``views`` of them.
         """
-        check_request(length, self.size, self.fps, policy)
+        check_request(length, self.height, self.fps, policy)
         check_views(views)
         mj, model, data, world = self._mujoco, self.model, self.data, self.world
         fixed_ids = None
@@ -159,7 +165,7 @@ class WorldSimulator:
         placements = place_cameras(world.rig, views, rng_cameras, moving_camera)
         self._advance(controller, round(world.warmup_seconds * self.fps) * self.substeps)
 
-        frames = np.empty((views, length, self.size, self.size, 3), dtype=np.uint8)
+        frames = np.empty((views, length, self.height, self.width, 3), dtype=np.uint8)
         position = np.empty((length, model.nq))
         velocity = np.empty((length, model.nv))
         labels = {a.name: np.empty(length, dtype=np.int64) for a in world.attributes}
@@ -225,6 +231,8 @@ def generate_sequence(
     index: int = 0,
     moving_camera: bool = False,
     cameras: Sequence[int | str] | None = None,
+    width: int | None = None,
+    height: int | None = None,
 ) -> SimSequence:
     """Simulate one multi-view sequence of ``world`` and return it as arrays.
 
@@ -240,7 +248,7 @@ def generate_sequence(
     world_obj = get_world(world)
     check_views(views)
     check_request(length, size, fps, policy)
-    with WorldSimulator(world_obj, size, fps) as simulator:
+    with WorldSimulator(world_obj, size, fps, width=width, height=height) as simulator:
         return simulator.simulate(
             sequence_name(world_obj.name, index),
             length,
