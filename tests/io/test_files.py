@@ -125,3 +125,17 @@ def test_contact_sheet_write_failure_leaves_no_temporary(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         sheet.write_contact_sheets(tmp_path, views=1, length=2, size=16)
     assert _names(tmp_path) == []
+
+
+def test_temporary_directories_of_killed_processes_are_removed(tmp_path):
+    from timecontrast.io.files import temporary_directory
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f".projector.{dead.pid}.abcd1234.tmp"
+    (left / "00000").mkdir(parents=True)
+    live = tmp_path / f".projector.{os.getppid()}.efgh5678.tmp"
+    live.mkdir()
+    made = temporary_directory(tmp_path, "projector")
+    assert made.is_dir() and made.name.startswith(f".projector.{os.getpid()}.")
+    assert not left.exists() and live.exists()

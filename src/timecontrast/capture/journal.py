@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from timecontrast.errors import CaptureError
+from timecontrast.io.files import pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -164,16 +165,6 @@ class TakeJournal:
             self._fh.close()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class TakeLock:
     """The lock of an existing take's journal, held while it is recovered."""
 
@@ -205,7 +196,7 @@ def lock_take_journal(path: Path, header: TakeHeader | None) -> TakeLock | None:
     taken = _lock(fd)
     if taken is True:
         return TakeLock(fd, locked=True)
-    if taken is None and header is not None and header.host == socket.gethostname() and not _pid_alive(header.pid):
+    if taken is None and header is not None and header.host == socket.gethostname() and not pid_alive(header.pid):
         return TakeLock(fd, locked=False)
     os.close(fd)
     return None

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -180,7 +181,22 @@ def write_text(path: str | os.PathLike, text: str, *, durable: bool = False) -> 
     return Path(path)
 
 
-def _pid_alive(pid: int) -> bool:
+def temporary_directory(parent: str | os.PathLike, label: str) -> Path:
+    """A new hidden folder ``.<label>.<pid>.<random>.tmp`` in ``parent``, for outputs that are
+    whole folders (moved into place by the caller, removed by it on failure). Those a killed
+    process left behind are removed first."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    for entry in os.scandir(parent):
+        match = _TEMPORARY.match(entry.name)
+        stale = match and match.group("target") == label and not pid_alive(int(match.group("pid")))
+        if stale and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix=f".{label}.{os.getpid()}.", suffix=".tmp"))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (this process counts)."""
     if pid == os.getpid():
         return True
     try:
@@ -211,7 +227,7 @@ def stale_temporaries(directory: str | os.PathLike, *, any_owner: bool = False) 
         pid = int(match.group("pid"))
         if pid == os.getpid():
             continue
-        if any_owner or not _pid_alive(pid):
+        if any_owner or not pid_alive(pid):
             found.append(Path(entry.path))
     return sorted(found)
 

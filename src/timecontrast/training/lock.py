@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from timecontrast.errors import TrainingError
+from timecontrast.io.files import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +47,6 @@ def _read_owner(fd: int) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LogdirLock:
@@ -126,7 +115,8 @@ class LogdirLock:
         if not owner or owner.get("pid") == os.getpid():
             return
         if owner.get("host") == socket.gethostname():
-            if _pid_alive(owner.get("pid")):
+            pid = owner.get("pid")
+            if isinstance(pid, int) and pid > 0 and pid_alive(pid):
                 raise self._busy(owner)
             return
         raise TrainingError(

@@ -20,7 +20,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from timecontrast.errors import DataError
+from timecontrast.io.files import temporary_directory
 from timecontrast.viz.imitation import EmbeddedSequence
 
 logger = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ def write_projector(
         label_img = (
             torch.from_numpy(np.ascontiguousarray(thumbnails.transpose(0, 3, 1, 2))).float() / 255.0
         )  # [N, 3, s, s]
-    tmp = Path(tempfile.mkdtemp(dir=outdir, prefix=".projector-"))
+    tmp = temporary_directory(outdir, "projector")  # a killed run's is removed here
     try:
         writer = SummaryWriter(log_dir=str(tmp))
         try:
