@@ -91,6 +91,54 @@ def read_video(path: str | os.PathLike) -> np.ndarray:
     return np.stack(frames)
 
 
+class _H264Stream:
+    """An H.264 (yuv420p) stream in an open container: the encoding both writers share.
+
+    Odd frame sizes are padded by one black row/column (yuv420p needs even sizes);
+    presentation times come from ``timestamp`` (seconds) or the frame count and rate.
+    ``options`` are extra x264 options.
+    """
+
+    def __init__(
+        self, container, path: Path, fps: float, width: int, height: int, crf: int, preset: str, **options: str
+    ) -> None:
+        self.container, self.path = container, path
+        self.width, self.height = width, height
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self.stream = container.add_stream("libx264", rate=self.rate)
+        self.stream.width = width + width % 2
+        self.stream.height = height + height % 2
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": str(crf), "preset": preset, **options}
+        self.time_base = Fraction(1, 90000)
+        self.stream.codec_context.time_base = self.time_base
+        self.num_frames = 0
+        self._last_pts = -1
+
+    def encode(self, rgb: np.ndarray, timestamp: float | None) -> float:
+        """Encode and mux one ``[H, W, 3]`` uint8 frame; returns its time in seconds."""
+        if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
+            raise VideoError(
+                f"{self.path}: frame of shape {rgb.shape} {rgb.dtype}, expected ({self.height}, {self.width}, 3) uint8"
+            )
+        if self.width % 2 or self.height % 2:
+            rgb = np.pad(rgb, ((0, self.height % 2), (0, self.width % 2), (0, 0)))
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        seconds = self.num_frames / float(self.rate) if timestamp is None else float(timestamp)
+        pts = max(round(seconds / self.time_base), self._last_pts + 1)
+        frame.pts, frame.time_base = pts, self.time_base
+        self._last_pts = pts
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.num_frames += 1
+        return seconds
+
+    def flush(self) -> None:
+        """Encode what the encoder still holds."""
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+
+
 class VideoWriter:
     """Write RGB frames to an H.264 mp4 playable in browsers (yuv420p).
 
@@ -114,35 +162,16 @@ class VideoWriter:
         except BaseException:
             self._pending.discard()
             raise
-        rate = Fraction(fps).limit_denominator(1001)
-        self._stream = self._container.add_stream("libx264", rate=rate)
-        self._stream.width = self.width + self.width % 2
-        self._stream.height = self.height + self.height % 2
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(crf), "preset": preset}
-        self._time_base = Fraction(1, 90000)
-        self._stream.codec_context.time_base = self._time_base
-        self._rate = rate
-        self.num_frames = 0
-        self._last_pts = -1
+        self._stream = _H264Stream(self._container, self.path, fps, self.width, self.height, crf, preset)
         self._closed = False
+
+    @property
+    def num_frames(self) -> int:
+        return self._stream.num_frames
 
     def write(self, rgb: np.ndarray, timestamp: float | None = None) -> None:
         """Append one ``[H, W, 3]`` uint8 RGB frame (``timestamp`` in seconds from the start)."""
-        if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
-            raise VideoError(
-                f"{self.path}: frame of shape {rgb.shape} {rgb.dtype}, expected ({self.height}, {self.width}, 3) uint8"
-            )
-        if self.width % 2 or self.height % 2:
-            rgb = np.pad(rgb, ((0, self.height % 2), (0, self.width % 2), (0, 0)))
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        seconds = self.num_frames / float(self._rate) if timestamp is None else float(timestamp)
-        pts = max(round(seconds / self._time_base), self._last_pts + 1)
-        frame.pts, frame.time_base = pts, self._time_base
-        self._last_pts = pts
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.num_frames += 1
+        self._stream.encode(rgb, timestamp)
 
     def close(self) -> Path:
         """Flush the encoder, finalise the file and move it to ``path``."""
@@ -151,8 +180,7 @@ class VideoWriter:
         self._closed = True
         try:
             try:
-                for packet in self._stream.encode(None):
-                    self._container.mux(packet)
+                self._stream.flush()
             finally:
                 self._container.close()
         except BaseException:
@@ -237,47 +265,28 @@ class FragmentedVideoWriter:
             self._container = av.open(str(self.path), mode="w", format="mp4", options=options)
         except (av.FFmpegError, OSError) as exc:
             raise VideoError(f"{path}: cannot create video ({exc})") from None
-        self._rate = Fraction(fps).limit_denominator(1001)
-        self._stream = self._container.add_stream("libx264", rate=self._rate)
-        self._stream.width = self.width + self.width % 2
-        self._stream.height = self.height + self.height % 2
-        self._stream.pix_fmt = "yuv420p"
         gop = str(max(1, round(fps * keyframe_interval)))
-        self._stream.options = {
-            "crf": str(crf),
-            "preset": preset,
-            "g": gop,
-            "keyint_min": gop,
-            "sc_threshold": "0",  # no extra keyframes at scene cuts: the same cut points in every view
-            "rc-lookahead": str(_lookahead_frames(fps, 0.2)),
-        }
-        self._time_base = Fraction(1, 90000)
-        self._stream.codec_context.time_base = self._time_base
+        self._stream = _H264Stream(
+            self._container, self.path, fps, self.width, self.height, crf, preset,
+            g=gop,
+            keyint_min=gop,
+            sc_threshold="0",  # no extra keyframes at scene cuts: the same cut points in every view
+            **{"rc-lookahead": str(_lookahead_frames(fps, 0.2))},
+        )  # fmt: skip
         self._sync_interval = sync_interval
         self._last_sync = 0.0  # stream seconds: the recording runs in real time
-        self.num_frames = 0
-        self._last_pts = -1
         self._closed = False
+
+    @property
+    def num_frames(self) -> int:
+        return self._stream.num_frames
 
     def write(self, rgb: np.ndarray, timestamp: float | None = None) -> None:
         """Append one ``[H, W, 3]`` uint8 RGB frame (``timestamp`` in seconds from the start)."""
-        if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
-            raise VideoError(
-                f"{self.path}: frame of shape {rgb.shape} {rgb.dtype}, expected ({self.height}, {self.width}, 3) uint8"
-            )
-        if self.width % 2 or self.height % 2:
-            rgb = np.pad(rgb, ((0, self.height % 2), (0, self.width % 2), (0, 0)))
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        seconds = self.num_frames / float(self._rate) if timestamp is None else float(timestamp)
-        pts = max(round(seconds / self._time_base), self._last_pts + 1)
-        frame.pts, frame.time_base = pts, self._time_base
-        self._last_pts = pts
         try:
-            for packet in self._stream.encode(frame):
-                self._container.mux(packet)
+            seconds = self._stream.encode(rgb, timestamp)
         except av.FFmpegError as exc:  # e.g. a full disk
             raise VideoError(f"{self.path}: writing failed ({_reason(exc)})") from None
-        self.num_frames += 1
         if self._sync_interval is not None and seconds - self._last_sync >= self._sync_interval:
             self._last_sync = seconds
             self.sync()
@@ -300,8 +309,7 @@ class FragmentedVideoWriter:
         self._closed = True
         try:
             try:
-                for packet in self._stream.encode(None):
-                    self._container.mux(packet)
+                self._stream.flush()
             finally:
                 self._container.close()
         except av.FFmpegError as exc:
