@@ -10,6 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+# A small_conv embedder at 32 px: what the tests train and evaluate (add data.* as needed).
+SMALL_EMBEDDER = [
+    "embedder_strategy=small_conv",
+    "data.height=32",
+    "data.width=32",
+    "small_conv.channels=[8,16]",
+    "small_conv.fc_hidden_sizes=[16]",
+    "embedding_size=8",
+]
+
 
 def render_toy_view(x: float, view: int, size: int = 32) -> np.ndarray:
     """A square at position ``x`` in [-1, 1]; each view films it differently.

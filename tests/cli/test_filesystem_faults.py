@@ -23,19 +23,11 @@ from timecontrast.config import FINAL_CONFIG_NAME, config_to_dict, load_config, 
 from timecontrast.inference import Embedder
 from timecontrast.io.video import write_video
 from timecontrast.models import save_checkpoint
+from toy_data import SMALL_EMBEDDER
 
 _TEMPORARY = re.compile(r"^\..+\.\d+\.[A-Za-z0-9_]+\.tmp")
 
-SMALL = [
-    "embedder_strategy=small_conv",
-    "embedding_size=8",
-    "small_conv.channels=[8,16]",
-    "small_conv.fc_hidden_sizes=[16]",
-    "data.height=32",
-    "data.width=32",
-    "data.embed_batch_size=16",
-    "runtime.device=cpu",
-]
+SMALL = [*SMALL_EMBEDDER, "data.embed_batch_size=16", "runtime.device=cpu"]
 
 
 @pytest.fixture(scope="module")

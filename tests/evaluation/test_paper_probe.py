@@ -15,7 +15,7 @@ from timecontrast.data.state import SequenceState, save_state
 from timecontrast.evaluation.paper_probe import PAPER_KEYS, fit_paper_probe, variable_keys
 from timecontrast.evaluation.probe import periodic_targets, probe_dataset
 from timecontrast.models import build_embedder, save_checkpoint
-from toy_data import make_toy_dataset
+from toy_data import SMALL_EMBEDDER, make_toy_dataset
 
 POSITION_NAMES = ["slider", "hinge_1 (cos)", "hinge_1 (sin)"]  # what periodic_targets makes of a cart-pole state
 VELOCITY_NAMES = ["slider", "hinge_1"]
@@ -138,15 +138,7 @@ def test_trains_on_the_gpu(cartpole_data):
 
 
 # ----------------------------------------------------------------------------- tcn probe
-SMALL = [
-    "embedder_strategy=small_conv",
-    "data.height=32",
-    "data.width=32",
-    "small_conv.channels=[8,16]",
-    "small_conv.fc_hidden_sizes=[16]",
-    "embedding_size=8",
-    "data.embed_batch_size=32",
-]
+SMALL = [*SMALL_EMBEDDER, "data.embed_batch_size=32"]
 
 
 @pytest.fixture(scope="module")
