@@ -30,10 +30,10 @@ def position_image(height: int, width: int) -> np.ndarray:
 
 
 def expected_crop(img: np.ndarray, box: CropBox) -> np.ndarray:
-    """The box cut out of a black-padded image: [size, size, 3]."""
+    """The box cut out of a black-padded image: [size, w, 3]."""
     pad = 600
     padded = np.pad(img, ((pad, pad), (pad, pad), (0, 0)))
-    return padded[pad + box.top : pad + box.top + box.size, pad + box.left : pad + box.left + box.size]
+    return padded[pad + box.top : pad + box.top + box.size, pad + box.left : pad + box.left + box.w]
 
 
 def test_eval_crop_boxes_follow_the_original_geometry():
@@ -54,9 +54,9 @@ def test_eval_crop_boxes_follow_the_original_geometry():
 def test_eval_transform_cuts_exactly_the_box(cropping):
     img = position_image(12, 8)
     box = eval_crop_box(cropping, 12, 8)
-    t = EvalTransform(box.size, box.size, cropping, *IDENTITY)  # no resampling at this size
-    out = t.uint8(img)  # [1, 3, s, s]
-    assert out.shape == (1, 3, box.size, box.size)
+    t = EvalTransform(box.size, box.w, cropping, *IDENTITY)  # no resampling at this size
+    out = t.uint8(img)  # [1, 3, s, w]
+    assert out.shape == (1, 3, box.size, box.w)
     np.testing.assert_array_equal(out[0].permute(1, 2, 0).numpy(), expected_crop(img, box))
     if cropping == "pad":
         assert (out[0, :, :, :2] == 0).all() and (out[0, :, :, 2:10] > 0).all()  # black bars left/right only
@@ -186,3 +186,26 @@ def test_batched_augmentation_equals_torchvision_item_by_item():
         for op in aug.color_order:
             x = ops[op](x, aug)
         torch.testing.assert_close(out, F.normalize(x.clamp(0, 1), list(MEAN), list(STD)), atol=1e-5, rtol=0)
+
+
+def test_full_frame_keeps_the_whole_frame_for_evaluation_and_training():
+    frames = np.zeros((2, 48, 96, 3), np.uint8)
+    frames[:, :, :10] = 255  # a white bar at the left edge: outside any central square
+    assert eval_crop_box("full", 48, 96) == CropBox(0, 0, 48, 96)
+    ev = EvalTransform(24, 48, "full", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))(frames)  # [2, 3, 24, 48]
+    assert ev.shape == (2, 3, 24, 48) and ev[0, :, :, 0].min() > 0.9 and ev[0, :, :, -1].max() < 0.1
+    g = torch.Generator().manual_seed(0)
+    plain = TrainTransform(24, 48, (0.0,) * 3, (1.0,) * 3, color=False, full_frame=True)
+    assert torch.allclose(plain(frames, g), ev)  # no zoom: exactly the evaluation frame
+    zoom = TrainTransform(24, 48, (0.0,) * 3, (1.0,) * 3, minscale=0.5, maxscale=2.0, color=False, full_frame=True)
+    for _ in range(20):
+        aug = zoom.sample(48, 96, g)
+        ratio = aug.box.w / aug.box.size
+        assert abs(ratio - 2.0) < 0.1, aug.box  # the frame's aspect ratio
+        if aug.zoom == "out":  # the whole frame stays inside the box
+            assert aug.box.top <= 0 and aug.box.left <= 0
+            assert aug.box.top + aug.box.size >= 48 and aug.box.left + aug.box.w >= 96
+        else:
+            assert 0 <= aug.box.top and aug.box.top + aug.box.size <= 48 and aug.box.left + aug.box.w <= 96
+    square = TrainTransform(24, 48, (0.0,) * 3, (1.0,) * 3, color=False)
+    assert square.sample(48, 96, g).box == CropBox(0, 24, 48)  # the default stays the central square

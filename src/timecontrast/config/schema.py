@@ -108,7 +108,7 @@ class MultiFrameConfig:
 
 @dataclass
 class PreprocessingConfig:
-    eval_cropping: str = "crop_center"  # crop_center | pad | pad200 | pad_crop_central
+    eval_cropping: str = "crop_center"  # crop_center | pad | pad200 | pad_crop_central | full
 
 
 @dataclass

@@ -14,6 +14,8 @@ Evaluation (``data.preprocessing.eval_cropping``), a square box in frame coordin
 - ``pad``: zero-pad the shorter side to a square.
 - ``pad200``: zero-pad 200 px left and right, then the largest centred square.
 - ``pad_crop_central``: pad to a square, then keep the central 0.875 of each side.
+- ``full``: the whole frame, whatever its aspect ratio (e.g. the mfTCN paper's 96x48). The
+  training crops are then drawn from the whole frame too, instead of its central square.
 
 Training, per image or per clip (one draw for all frames of a clip):
 
@@ -21,7 +23,9 @@ Training, per image or per clip (one draw for all frames of a clip):
    ``[minscale, 1]`` of its area); ``maxscale > 1`` zooms out (a random square that holds
    the whole central square, inside a black-padded square of ``maxscale`` times its
    area). With both, zoom out has probability ``proportion_scaled_up`` (the original
-   had the branch the wrong way round). With neither: the central square.
+   had the branch the wrong way round). With neither: the central square. With
+   ``full_frame`` (``eval_cropping: full``) the whole frame takes the central square's
+   place and the boxes keep the frame's aspect ratio.
 2. Bilinear resize to ``height`` x ``width``.
 3. Colour (``color``): brightness ``+-32/255`` (additive) and saturation ``[0.5, 1.5]`` in
    random order; without ``fast_mode`` also hue ``+-0.2`` and contrast ``[0.5, 1.5]`` in one
@@ -41,7 +45,7 @@ from torchvision.transforms.v2 import functional as F
 
 from timecontrast.errors import ConfigError
 
-EVAL_CROPPINGS = ("crop_center", "pad", "pad200", "pad_crop_central")
+EVAL_CROPPINGS = ("crop_center", "pad", "pad200", "pad_crop_central", "full")
 PAD200_PIXELS = 200  # pad200: black pixels added on the left and on the right
 CENTRAL_FRACTION = 0.875  # pad_crop_central: the kept fraction of each side
 BRIGHTNESS_MAX_DELTA = 32.0 / 255.0
@@ -61,11 +65,17 @@ _FULL_ORDERS = (
 
 @dataclass(frozen=True)
 class CropBox:
-    """A square ``size`` x ``size`` box at ``(top, left)`` in frame pixels; may reach outside (black)."""
+    """A box at ``(top, left)`` in frame pixels, ``size`` high and ``width`` wide (None: a
+    square); it may reach outside the frame (black there)."""
 
     top: int
     left: int
     size: int
+    width: int | None = None
+
+    @property
+    def w(self) -> int:
+        return self.size if self.width is None else self.width
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,8 @@ def eval_crop_box(eval_cropping: str, height: int, width: int) -> CropBox:
             return CropBox(top, left, side)
         start = int((side - side * CENTRAL_FRACTION) / 2)  # tf.image.central_crop
         return CropBox(top + start, left + start, side - 2 * start)
+    if eval_cropping == "full":
+        return CropBox(0, 0, height, width)
     if eval_cropping == "pad200":
         padded_width = width + 2 * PAD200_PIXELS
         side = min(height, padded_width)
@@ -154,7 +166,7 @@ class EvalTransform:
         """Cropped and resized but not normalised: uint8 ``[..., 3, height, width]``."""
         x, lead = as_frames_tensor(frames)  # [N, 3, H, W]
         box = eval_crop_box(self.eval_cropping, x.shape[-2], x.shape[-1])
-        out = F.resized_crop(x, box.top, box.left, box.size, box.size, [self.height, self.width], antialias=True)
+        out = F.resized_crop(x, box.top, box.left, box.size, box.w, [self.height, self.width], antialias=True)
         return out.contiguous().reshape(*lead, 3, self.height, self.width)
 
     def __call__(self, frames: np.ndarray | torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -231,6 +243,7 @@ class TrainTransform:
         proportion_scaled_up: float = 0.5,
         color: bool = True,
         fast_mode: bool = True,
+        full_frame: bool = False,
     ) -> None:
         if not 0.0 < minscale <= 1.0:
             raise ConfigError(f"data.augmentation.minscale is {minscale}; it must be in (0, 1] (1 = no zoom in)")
@@ -245,9 +258,22 @@ class TrainTransform:
         self.minscale, self.maxscale = float(minscale), float(maxscale)
         self.proportion_scaled_up = float(proportion_scaled_up)
         self.color, self.fast_mode = bool(color), bool(fast_mode)
+        self.full_frame = bool(full_frame)
 
     # -- the draw
+    def _zoom_in_box_full(self, height: int, width: int, g: torch.Generator) -> CropBox:
+        scale = math.sqrt(_uniform(g, self.minscale, 1.0))  # of the frame's area
+        h, w = min(height, max(1, round(height * scale))), min(width, max(1, round(width * scale)))
+        return CropBox(_randint(g, 0, height - h), _randint(g, 0, width - w), h, w)
+
+    def _zoom_out_box_full(self, height: int, width: int, g: torch.Generator) -> CropBox:
+        scale = math.sqrt(self.maxscale * _uniform(g, 1.0 / self.maxscale, 1.0))  # in [1, sqrt(maxscale)]
+        h, w = max(height, round(height * scale)), max(width, round(width * scale))
+        return CropBox(-_randint(g, 0, h - height), -_randint(g, 0, w - width), h, w)  # holds the whole frame
+
     def _zoom_in_box(self, height: int, width: int, g: torch.Generator) -> CropBox:
+        if self.full_frame:
+            return self._zoom_in_box_full(height, width, g)
         side = min(height, width)
         top0, left0 = (height - side) // 2, (width - side) // 2
         area = _uniform(g, self.minscale, 1.0)  # fraction of the central square's area
@@ -255,6 +281,8 @@ class TrainTransform:
         return CropBox(top0 + _randint(g, 0, side - size), left0 + _randint(g, 0, side - size), size)
 
     def _zoom_out_box(self, height: int, width: int, g: torch.Generator) -> CropBox:
+        if self.full_frame:
+            return self._zoom_out_box_full(height, width, g)
         side = min(height, width)
         outer = max(side, int(math.sqrt(self.maxscale) * side))  # the padded (or cropped) square
         area = _uniform(g, 1.0 / self.maxscale, 1.0)  # fraction of the outer square's area
@@ -282,7 +310,7 @@ class TrainTransform:
         elif zoom == "out":
             box = self._zoom_out_box(height, width, g)
         else:
-            box = eval_crop_box("crop_center", height, width)
+            box = eval_crop_box("full" if self.full_frame else "crop_center", height, width)
         order: tuple[str, ...] = ()
         brightness, saturation, hue, contrast = 0.0, 1.0, 0.0, 1.0
         if self.color:
@@ -312,7 +340,7 @@ class TrainTransform:
         for frames, aug in zip(items, augs, strict=True):
             x, _ = as_frames_tensor(frames)  # [K, 3, H, W] uint8
             b = aug.box
-            crops.append(F.resized_crop(x, b.top, b.left, b.size, b.size, [self.height, self.width], antialias=True))
+            crops.append(F.resized_crop(x, b.top, b.left, b.size, b.w, [self.height, self.width], antialias=True))
         x = F.to_dtype(torch.stack(crops), torch.float32, scale=True)  # [B, K, 3, h, w] in [0, 1]
         for order in dict.fromkeys(aug.color_order for aug in augs):  # each colour order, in first-seen order
             if not order:
@@ -357,4 +385,5 @@ def train_transform_for(cfg: Any, embedder: Any) -> TrainTransform:
         proportion_scaled_up=a.proportion_scaled_up,
         color=a.color,
         fast_mode=a.fast_mode,
+        full_frame=cfg.data.preprocessing.eval_cropping == "full",
     )
