@@ -206,6 +206,6 @@ def test_full_frame_keeps_the_whole_frame_for_evaluation_and_training():
             assert aug.box.top <= 0 and aug.box.left <= 0
             assert aug.box.top + aug.box.size >= 48 and aug.box.left + aug.box.w >= 96
         else:
-            assert 0 <= aug.box.top and aug.box.top + aug.box.size <= 48 and aug.box.left + aug.box.w <= 96
+            assert aug.box.top >= 0 and aug.box.top + aug.box.size <= 48 and aug.box.left + aug.box.w <= 96
     square = TrainTransform(24, 48, (0.0,) * 3, (1.0,) * 3, color=False)
     assert square.sample(48, 96, g).box == CropBox(0, 24, 48)  # the default stays the central square

@@ -30,7 +30,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "loss_strategy": ("triplet_semihard", "npairs"),
     "embedder_strategy": ("inception_conv_ss_fc", "resnet", "small_conv", "multi_frame"),
     "learning.optimizer": ("adam", "momentum", "rmsprop"),
-    "data.preprocessing.eval_cropping": ("crop_center", "pad", "pad200", "pad_crop_central"),
+    "data.preprocessing.eval_cropping": ("crop_center", "pad", "pad200", "pad_crop_central", "full"),
     "inception_conv_ss_fc.pretrained": ("none", "imagenet"),
     "resnet.pretrained": ("none", "imagenet"),
     "multi_frame.pretrained": ("none", "imagenet"),
