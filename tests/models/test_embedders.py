@@ -56,6 +56,8 @@ def test_multi_frame_clip_lengths(num_frames, tiny_cfg, make_input):
     assert out.shape == (2, 8)
     if num_frames > 1:  # the embedding depends on frame order (it sees motion)
         assert not torch.allclose(model(clips.flip(1)), out, atol=1e-5)
+    else:  # one frame: plain frames too, as single-frame (mvtcn) training feeds them
+        assert torch.equal(model(clips[:, 0]), out)
 
 
 def test_multi_frame_spatial_softmax_sees_where_things_move(tiny_cfg, make_input):

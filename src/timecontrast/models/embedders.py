@@ -300,7 +300,10 @@ class MultiFrameEmbedder(Embedder):
         self.video_trunk = trunk.video
 
     def forward(self, clips: Tensor) -> Tensor:
-        """``[B, K, 3, H, W]`` normalised clips -> ``[B, D]`` embeddings."""
+        """``[B, K, 3, H, W]`` normalised clips -> ``[B, D]`` embeddings. With ``num_frames``
+        1 the frames ``[B, 3, H, W]`` of single-frame training and evaluation are accepted."""
+        if clips.dim() == 4 and self.num_frames == 1:
+            clips = clips.unsqueeze(1)  # [B, 1, 3, H, W]
         if clips.dim() != 5 or clips.shape[1] != self.num_frames:
             raise ValueError(
                 f"MultiFrameEmbedder expects clips [B, {self.num_frames}, 3, H, W], got {tuple(clips.shape)}"
