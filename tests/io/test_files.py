@@ -139,3 +139,44 @@ def test_temporary_directories_of_killed_processes_are_removed(tmp_path):
     made = temporary_directory(tmp_path, "projector")
     assert made.is_dir() and made.name.startswith(f".projector.{os.getpid()}.")
     assert not left.exists() and live.exists()
+
+
+def test_a_failed_rename_names_the_target_not_the_hidden_temporary(tmp_path):
+    target = tmp_path / "out.json"
+    target.mkdir()  # a folder where the file should go
+    with pytest.raises(OSError) as info:
+        write_text(target, "{}")
+    assert info.value.filename == str(target) and info.value.filename2 is None
+    assert _names(tmp_path) == ["out.json"]
+
+
+def test_record_and_video_writers_name_their_file_when_the_disk_is_full(tmp_path, monkeypatch):
+    import numpy as np
+
+    from timecontrast.io.tfrecord import TFRecordWriter
+    from timecontrast.io.video import VideoWriter
+
+    writer = TFRecordWriter(tmp_path / "seq.tfrecord")
+    writer.write(b"x" * 10)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writer._fh, "close", full)  # the buffered write reaches the disk at close
+    with pytest.raises(OSError) as info:
+        writer.close()
+    assert info.value.filename == str(tmp_path / "seq.tfrecord")
+    monkeypatch.undo()
+
+    video = VideoWriter(tmp_path / "v.mp4", 10, 16, 16)
+    tmp = video._pending.tmp
+
+    def ffmpeg_full(*args, **kwargs):  # FFmpeg's error names the file it writes: our temporary
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+
+    monkeypatch.setattr(video._stream, "encode", ffmpeg_full)
+    with pytest.raises(OSError) as info:
+        video.write(np.zeros((16, 16, 3), np.uint8))
+    assert info.value.filename == str(tmp_path / "v.mp4")
+    video.abort()
+    assert _names(tmp_path) == []

@@ -93,3 +93,27 @@ def test_temporaries_of_a_killed_run_are_removed_and_results_are_readable_by_oth
     assert not any(p.exists() for p in leftovers)
     for path in (list_checkpoints(logdir)[-1][1], logdir / FINAL_CONFIG_NAME, logdir / METRICS_NAME):
         assert stat.S_IMODE(path.stat().st_mode) == FILE_MODE, path  # not mkstemp's 0600
+
+
+def test_a_full_disk_while_logging_names_metrics_jsonl(tmp_path, monkeypatch):
+    import errno
+
+    from timecontrast.training.summaries import MetricsLog
+
+    log = MetricsLog(tmp_path)
+
+    class Full:
+        def write(self, text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            pass
+
+    log._jsonl = Full()
+    with pytest.raises(OSError) as info:
+        log.scalars(1, {"loss": 1.0})
+    assert info.value.filename == str(tmp_path / METRICS_NAME)
+    log.close()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from timecontrast.cli.common import add_config_arguments
+from timecontrast.io.files import remove_stale_temporaries
 from timecontrast.viz.imitation import MODES, EmbeddedSequence
 
 
@@ -194,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         targets = setup.embed_records(target_dir, args.num_target_sequences, "target", [args.target_view])
     pairs = plan_imitations(queries, targets, args.mode, args.query_view, args.target_view, args.num_multi_targets)
+    remove_stale_temporaries(args.outdir)  # what a killed earlier run was writing
     results = write_imitations(
         pairs,
         args.outdir,

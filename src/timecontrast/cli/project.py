@@ -17,6 +17,8 @@ import argparse
 import time
 from pathlib import Path
 
+from timecontrast.io.files import remove_stale_temporaries
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from timecontrast.cli.imitate import add_checkpoint_arguments
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     sample = sample_frames(sequences, args.num_embed, np.random.default_rng(seed))
     thumbnails = sample_thumbnails(sample, sequences, args.sprite_dim)
     outdir = Path(args.outdir)
+    remove_stale_temporaries(outdir)  # what a killed earlier run was writing
     config = write_projector(outdir, sample, thumbnails)
     plots = write_embedding_plots(
         outdir,

@@ -21,6 +21,7 @@ from timecontrast.errors import CheckpointError, DependencyError
 from timecontrast.evaluation import summaries
 from timecontrast.evaluation.watcher import iter_new_checkpoints
 from timecontrast.inference import Embedder
+from timecontrast.io.files import remove_stale_temporaries
 from timecontrast.models import list_checkpoints
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ def evaluate_checkpoints(
     for name in baselines:
         if name not in BASELINES:
             raise ValueError(f"unknown baseline '{name}'; choose from {', '.join(BASELINES)}")
+    removed = remove_stale_temporaries(outdir)  # a killed earlier evaluation's
+    if removed:
+        log.info("removed %d temporary file(s) of a killed evaluation in %s", len(removed), outdir)
     if checkpoint_iter is not None:
         todo = iter([(int(checkpoint_iter), _checkpoint_of_step(checkpointdir, int(checkpoint_iter)))])
     else:

@@ -57,11 +57,18 @@ def fsync_directory(directory: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def name_error(exc: BaseException, path: str | os.PathLike) -> None:
-    """Give an ``OSError`` raised while writing ``path`` (a write on a descriptor names no
-    file: "[Errno 28] No space left on device") the path, for the message a user sees."""
-    if isinstance(exc, OSError) and exc.filename is None:
-        exc.filename = os.fspath(path)
+def name_error(exc: BaseException, path: str | os.PathLike, temporary: str | os.PathLike | None = None) -> None:
+    """Make an ``OSError`` raised while writing ``path`` name ``path``, for the message a user
+    sees: a write on a descriptor names no file ("[Errno 28] No space left on device"), and
+    a library writing to the hidden ``temporary`` names that."""
+    if not isinstance(exc, OSError):
+        return
+    name = None if exc.filename is None else os.fsdecode(exc.filename)
+    tmp = None if temporary is None else os.fspath(temporary)
+    if name is None or name == tmp:
+        exc.filename, exc.filename2 = os.fspath(path), None
+    elif tmp is not None and name.startswith(tmp + os.sep):  # inside a temporary folder
+        exc.filename, exc.filename2 = os.path.join(os.fspath(path), name[len(tmp) + 1 :]), None
 
 
 class PendingFile:
@@ -114,7 +121,7 @@ class PendingFile:
             os.replace(self.tmp, self.path)
         except BaseException as exc:
             self.discard()
-            name_error(exc, self.path)
+            name_error(exc, self.path, self.tmp)
             raise
         self.done = True
         if self.durable:
@@ -137,7 +144,7 @@ class PendingFile:
             self.commit()
         else:
             self.discard()
-            name_error(exc, self.path)
+            name_error(exc, self.path, self.tmp)
 
 
 @contextmanager
@@ -192,7 +199,11 @@ def temporary_directory(parent: str | os.PathLike, label: str) -> Path:
         stale = match and match.group("target") == label and not pid_alive(int(match.group("pid")))
         if stale and entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
-    return Path(tempfile.mkdtemp(dir=parent, prefix=f".{label}.{os.getpid()}.", suffix=".tmp"))
+    try:
+        return Path(tempfile.mkdtemp(dir=parent, prefix=f".{label}.{os.getpid()}.", suffix=".tmp"))
+    except OSError as exc:  # name the folder the user gave, not our temporary
+        exc.filename, exc.filename2 = os.fspath(parent), None
+        raise
 
 
 def pid_alive(pid: int) -> bool:

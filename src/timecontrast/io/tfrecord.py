@@ -73,9 +73,10 @@ class TFRecordWriter:
             return
         fh, self._fh = self._fh, None
         try:
-            fh.close()
-        except BaseException:
+            fh.close()  # flushes: a full disk often shows here
+        except BaseException as exc:
             self._pending.discard()
+            name_error(exc, self.path)
             raise
         self._pending.commit()
 

@@ -15,7 +15,7 @@ import av
 import numpy as np
 
 from timecontrast.io.errors import VideoError
-from timecontrast.io.files import PendingFile
+from timecontrast.io.files import PendingFile, name_error
 
 logger = logging.getLogger(__name__)
 
@@ -157,12 +157,17 @@ class VideoWriter:
         self.width, self.height = int(width), int(height)
         self._pending = PendingFile(self.path, suffix=self.path.suffix)
         self._pending.close_fd()
+        self._container = None
         try:
             self._container = av.open(str(self._pending.tmp), mode="w", format="mp4")
-        except BaseException:
+            self._stream = _H264Stream(self._container, self.path, fps, self.width, self.height, crf, preset)
+        except BaseException as exc:
+            if self._container is not None:
+                with contextlib.suppress(av.FFmpegError, OSError):
+                    self._container.close()
             self._pending.discard()
+            name_error(exc, self.path, self._pending.tmp)
             raise
-        self._stream = _H264Stream(self._container, self.path, fps, self.width, self.height, crf, preset)
         self._closed = False
 
     @property
@@ -171,7 +176,11 @@ class VideoWriter:
 
     def write(self, rgb: np.ndarray, timestamp: float | None = None) -> None:
         """Append one ``[H, W, 3]`` uint8 RGB frame (``timestamp`` in seconds from the start)."""
-        self._stream.encode(rgb, timestamp)
+        try:
+            self._stream.encode(rgb, timestamp)
+        except OSError as exc:  # FFmpeg names the hidden temporary: name the video instead
+            name_error(exc, self.path, self._pending.tmp)
+            raise
 
     def close(self) -> Path:
         """Flush the encoder, finalise the file and move it to ``path``."""
@@ -183,8 +192,9 @@ class VideoWriter:
                 self._stream.flush()
             finally:
                 self._container.close()
-        except BaseException:
+        except BaseException as exc:
             self._pending.discard()
+            name_error(exc, self.path, self._pending.tmp)
             raise
         return self._pending.commit()
 

@@ -18,7 +18,6 @@ import logging
 import multiprocessing
 import os
 import re
-import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -28,11 +27,12 @@ from typing import Any
 import numpy as np
 
 from timecontrast.data.dataset_info import DATASET_FILE, read_dataset_info
+from timecontrast.data.interrupts import ignore_sigint_in_worker, sigint_blocked
 from timecontrast.data.labeled import LabeledFrame, write_labeled_records
 from timecontrast.data.records import write_sequence_record
 from timecontrast.data.state import save_state
 from timecontrast.errors import ConfigError, DataError
-from timecontrast.io.files import atomic_write
+from timecontrast.io.files import atomic_write, remove_stale_temporaries
 from timecontrast.io.jpeg import DEFAULT_QUALITY, encode_jpeg
 from timecontrast.io.video import VideoWriter
 from timecontrast.sim.cameras import check_views
@@ -194,7 +194,7 @@ def _simulate_and_write(simulator: WorldSimulator, job: _Job, index: int, split:
 
 def _init_worker(job: _Job) -> None:
     global _worker_simulator
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no worker tracebacks
+    ignore_sigint_in_worker()  # Ctrl-C is the parent's to handle: no worker tracebacks
     _worker_simulator = WorldSimulator(job.world, fps=job.fps, width=job.width, height=job.height)
 
 
@@ -213,15 +213,18 @@ def _run_jobs(job: _Job, plan: list[tuple[str, str]], workers: int) -> Iterator[
         return
     context = multiprocessing.get_context("spawn")
     workers = min(workers, len(plan))
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
-        futures = [pool.submit(_worker_task, job, index, split, name) for index, (split, name) in enumerate(plan)]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,))
+    try:
+        with sigint_blocked():  # the workers start as the tasks are submitted
+            futures = [pool.submit(_worker_task, job, index, split, name) for index, (split, name) in enumerate(plan)]
+        for future in as_completed(futures):
+            yield future.result()
+    except BaseException:
+        # Ctrl-C or a failure: do not wait for the sequences not yet started (a sequence
+        # being written finishes its atomic writes or leaves nothing).
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _write_json(path: Path, content: dict[str, Any]) -> None:
@@ -278,6 +281,10 @@ def generate_dataset(
     counts = resolve_splits(sequences, splits)
     output_dir = Path(output_dir)
     _remove_previous(output_dir, overwrite)
+    for split in counts:  # what a killed earlier run was writing
+        for folder in ("records", "labeled", "state", "videos"):
+            remove_stale_temporaries(output_dir / split / folder)
+    remove_stale_temporaries(output_dir)
     plan = [
         (split, sequence_name(world_obj.name, i))
         for i, split in enumerate(s for s, n in counts.items() for _ in range(n))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from timecontrast.io.files import write_text
+from timecontrast.io.files import name_error, write_text
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,12 @@ class MetricsLog:
             self.writer.add_scalar(tag, value, step)
         record = {"step": int(step), "time": round(time.time(), 3)}
         record.update({k: (float(v) if math.isfinite(float(v)) else None) for k, v in values.items()})
-        self._jsonl.write(json.dumps(record) + "\n")
-        self._jsonl.flush()
+        try:
+            self._jsonl.write(json.dumps(record) + "\n")
+            self._jsonl.flush()
+        except OSError as exc:  # a full disk: name the file
+            name_error(exc, self.directory / METRICS_NAME)
+            raise
 
     def image(self, step: int, tag: str, image: torch.Tensor) -> None:
         """A ``[3, H, W]`` uint8 or [0, 1] float image."""
@@ -82,11 +86,19 @@ class MetricsLog:
 
     def flush(self) -> None:
         self.writer.flush()
-        self._jsonl.flush()
+        try:
+            self._jsonl.flush()
+        except OSError as exc:
+            name_error(exc, self.directory / METRICS_NAME)
+            raise
 
     def close(self) -> None:
         self.writer.close()
-        self._jsonl.close()
+        try:
+            self._jsonl.close()
+        except OSError as exc:
+            name_error(exc, self.directory / METRICS_NAME)
+            raise
 
     def __enter__(self) -> MetricsLog:
         return self

@@ -316,6 +316,12 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
             if ctx.is_main and (step % save_every == 0 or step == max_step):
                 last_checkpoint = _save(checkpoint_dir, cfg, model, optimizer, scaler, step, num_to_keep)
         broadcast_buffers(model, ctx)  # every rank ends with the model rank 0 saved
+    except BaseException:
+        if metrics is not None:  # closing must not hide why training stopped
+            with contextlib.suppress(OSError):
+                metrics.close()
+            metrics = None
+        raise
     finally:  # ------------------------------------------------------ end
         bar.close()
         del data, loader

@@ -1,12 +1,8 @@
-"""File names of visualisation outputs; atomic writes come from :mod:`timecontrast.io.files`."""
+"""File names of visualisation outputs (atomic writes: :mod:`timecontrast.io.files`)."""
 
 from __future__ import annotations
 
 import os
-
-from timecontrast.io.files import atomic_path
-
-__all__ = ["atomic_path", "safe_name"]
 
 
 def safe_name(name: str) -> str:

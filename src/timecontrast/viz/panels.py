@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from timecontrast.errors import DataError
+from timecontrast.io.files import atomic_path
 from timecontrast.io.video import VideoWriter
-from timecontrast.viz.files import atomic_path
 from timecontrast.viz.imitation import ImitationMatch, ImitationPair
 
 logger = logging.getLogger(__name__)

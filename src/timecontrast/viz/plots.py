@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from timecontrast.errors import DataError
-from timecontrast.viz.files import atomic_path
+from timecontrast.io.files import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from timecontrast.errors import DataError
-from timecontrast.io.files import temporary_directory
+from timecontrast.io.files import name_error, temporary_directory
 from timecontrast.viz.imitation import EmbeddedSequence
 
 logger = logging.getLogger(__name__)
@@ -212,6 +212,9 @@ def write_projector(
                     os.replace(sub, target)
             else:
                 os.replace(entry, dest)
+    except OSError as exc:  # name the output folder, not our hidden one
+        name_error(exc, outdir, tmp)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     logger.info("projector run: %d embeddings, %d metadata columns in %s", len(sample), len(header), outdir)

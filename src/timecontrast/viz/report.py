@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from timecontrast.viz.files import atomic_path
+from timecontrast.io.files import atomic_path
 
 Cell = str | float | int | None
 
