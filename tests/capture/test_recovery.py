@@ -4,11 +4,13 @@ and the next `tcn collect` into the folder turns what it left into a normal sequ
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -160,15 +162,18 @@ def test_a_live_take_is_left_alone_and_keeps_its_name(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0_timestamps.json", "0_view0.mp4", "0_view1.mp4"]
 
 
-def _crashed_take(directory: Path, num_frames: int, cut_view1_bytes: int, torn_line: bool) -> list[dict]:
-    """A take as a crash leaves it: view 1's last fragment cut short, a torn journal line."""
+def _crashed_take(
+    directory: Path, num_frames: int, cut_view1_bytes: int, torn_line: bool, pid: int | None = None
+) -> list[dict]:
+    """A take as a crash leaves it: view 1's last fragment cut short, a torn journal line.
+    ``pid``: the recorder's process (default: this one, which looks alive where locks fail)."""
     from timecontrast.capture.journal import FrameRecord, TakeHeader, TakeJournal
     from timecontrast.capture.take import journal_file, view_file
     from timecontrast.io.video import FragmentedVideoWriter, fragmented_mp4_extent
 
     take = directory / ".0.recording"
     take.mkdir(parents=True)
-    header = TakeHeader("0", ("0_view0.mp4", "0_view1.mp4"), "0_timestamps.json", None, FPS)
+    header = TakeHeader("0", ("0_view0.mp4", "0_view1.mp4"), "0_timestamps.json", None, FPS, pid=pid or os.getpid())
     journal = TakeJournal(journal_file(take), header)
     journal.describe({"dataset": "d", "views": [{"camera": "a"}, {"camera": "b"}]})
     writers = [FragmentedVideoWriter(view_file(take, k), FPS, 64, 48, keyframe_interval=0.5) for k in range(2)]
@@ -276,11 +281,259 @@ def test_a_full_disk_while_recording_keeps_what_was_recorded(tmp_path: Path, mon
     writer = _writer(tmp_path)
     for t in range(50):
         writer.write(_synced(t))
-    with pytest.raises(CaptureError, match="No space left on device.*kept in"):
+    with pytest.raises(CaptureError, match="No space left on device.*kept in") as raised:
         writer.close({"stop_reason": "error"})
+    # The error names the file the user knows, not the take's own.
+    assert f"{tmp_path / '0_view0.mp4'}: writing failed" in str(raised.value)
+    assert ".0.recording/view" not in str(raised.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".0.recording"]
     monkeypatch.setattr(FragmentedVideoWriter, "write", real_write)
     (result,) = recover_interrupted_takes(tmp_path)
     assert result.view_frames == [40, 40] and result.num_frames == 40 and result.journaled == 50
     sidecar = json.loads((tmp_path / "0_timestamps.json").read_text())
     assert sidecar["stop_reason"] == "error" and sidecar["num_frames"] == 40
+
+
+# Locks on NFS, and takes being started while another tcn collect looks.
+
+
+def _nfs_flock(real):
+    """flock as on NFS: an exclusive lock needs a descriptor open for writing (else EBADF)."""
+
+    def flock(fd: int, operation: int) -> None:
+        if operation & fcntl.LOCK_EX and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        real(fd, operation)
+
+    return flock
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+def test_on_nfs_an_interrupted_take_is_recovered_and_a_live_one_left_alone(tmp_path: Path, monkeypatch, capsys) -> None:
+    from timecontrast.capture import recover_interrupted_takes
+
+    directory = tmp_path / "d" / "train"
+    _crashed_take(directory, num_frames=40, cut_view1_bytes=0, torn_line=False)
+    monkeypatch.setattr(fcntl, "flock", _nfs_flock(fcntl.flock))
+    assert _collect(tmp_path, "--recover_only") == 0, capsys.readouterr().err
+    assert "recovered interrupted recording '0'" in capsys.readouterr().out
+    sidecar = json.loads((directory / "0_timestamps.json").read_text())
+    assert sidecar["stop_reason"] == "crashed" and sidecar["num_frames"] == 40
+    live = _writer(tmp_path)  # its recorder (this process) holds the lock, NFS or not
+    live.write(_synced(0))
+    assert recover_interrupted_takes(tmp_path) == []
+    assert live.close({"stop_reason": "max_frames"})[-1].name == "0_timestamps.json"
+
+
+@pytest.mark.parametrize("no_lock", [errno.EBADF, errno.ENOLCK])
+def test_where_no_lock_can_be_taken_the_recorders_pid_decides(tmp_path: Path, monkeypatch, no_lock: int) -> None:
+    """A journal this process may not write, on NFS (EBADF), or NFS without its lock manager (ENOLCK)."""
+    from timecontrast.capture import journal, recover_interrupted_takes
+
+    dead, alive = tmp_path / "dead", tmp_path / "alive"
+    _crashed_take(dead, num_frames=20, cut_view1_bytes=0, torn_line=False, pid=_dead_pid())
+    _crashed_take(alive, num_frames=20, cut_view1_bytes=0, torn_line=False)  # recorded by this process
+    real_open = os.open
+
+    def open_journal_read_only(path, flags, *args, **kwargs):
+        if os.path.basename(path) == "journal.jsonl" and flags & os.O_ACCMODE != os.O_RDONLY:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(no_lock, os.strerror(no_lock))
+
+    monkeypatch.setattr(journal.os, "open", open_journal_read_only)
+    monkeypatch.setattr(fcntl, "flock", flock if no_lock == errno.ENOLCK else _nfs_flock(fcntl.flock))
+    (result,) = recover_interrupted_takes(dead)
+    assert (result.error, result.num_frames) == (None, 20)
+    assert recover_interrupted_takes(alive) == [] and (alive / ".0.recording" / "journal.jsonl").is_file()
+
+
+def test_a_take_being_started_is_not_removed_by_a_concurrent_collect(tmp_path: Path, monkeypatch) -> None:
+    """Another tcn collect looking at the folder while the recorder locks its new journal."""
+    from timecontrast.capture import journal, recover_interrupted_takes
+
+    real_lock, seen = journal._lock, []
+
+    def lock_while_another_collect_looks(fd: int):
+        if not seen:  # the recorder's lock (the other collect's own goes straight through)
+            seen.append((tmp_path / ".0.recording" / "journal.jsonl").exists())  # not under its name yet
+            seen.append(recover_interrupted_takes(tmp_path))
+        return real_lock(fd)
+
+    monkeypatch.setattr(journal, "_lock", lock_while_another_collect_looks)
+    writer = _writer(tmp_path)
+    assert seen == [False, []] and (tmp_path / ".0.recording").is_dir()
+    for t in range(3):
+        writer.write(_synced(t))
+    assert writer.close({"stop_reason": "max_frames"})[-1].name == "0_timestamps.json"
+
+
+@pytest.mark.parametrize("content", [b"", b'{"take":1,"sequence":"0","vi'])
+def test_a_journal_without_a_header_is_removed_only_once_it_is_old(tmp_path: Path, content: bytes) -> None:
+    from timecontrast.capture import recover_interrupted_takes
+
+    take = tmp_path / ".0.recording"
+    take.mkdir()
+    (take / "journal.jsonl").write_bytes(content)
+    assert recover_interrupted_takes(tmp_path) == []  # may be a recorder starting: left alone
+    assert (take / "journal.jsonl").is_file()
+    old = time.time() - 3600
+    os.utime(take / "journal.jsonl", (old, old))
+    (result,) = recover_interrupted_takes(tmp_path)
+    assert (result.num_frames, result.error) == (0, None) and not take.exists()
+
+
+def test_a_full_disk_at_the_last_fragment_keeps_the_final_fields(tmp_path: Path, monkeypatch) -> None:
+    from timecontrast.capture import recover_interrupted_takes
+    from timecontrast.errors import CaptureError
+    from timecontrast.io.video import FragmentedVideoWriter
+
+    real_close = FragmentedVideoWriter.close
+
+    def close_on_a_full_disk(self):
+        real_close(self)
+        if self.path.name == "view1.mp4":  # like an fsync of the last fragment on a full disk
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        return self.path
+
+    monkeypatch.setattr(FragmentedVideoWriter, "close", close_on_a_full_disk)
+    writer = _writer(tmp_path)
+    for t in range(20):
+        writer.write(_synced(t))
+    views = [{"camera": "a", "measured_fps": 29.9, "dropped": 3}, {"camera": "b", "measured_fps": 30.0, "dropped": 0}]
+    with pytest.raises(CaptureError) as raised:
+        writer.close({"stop_reason": "duration", "views": views})
+    message = str(raised.value)
+    assert f"{tmp_path / '0_view1.mp4'}: No space left on device" in message, message
+    assert f"kept in {tmp_path / '.0.recording'}" in message and "recording/view1" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".0.recording"]
+    monkeypatch.setattr(FragmentedVideoWriter, "close", real_close)
+    (result,) = recover_interrupted_takes(tmp_path)
+    assert (result.num_frames, result.error) == (20, None)
+    sidecar = json.loads((tmp_path / "0_timestamps.json").read_text())
+    # The recording had stopped normally: its final fields, per-view stats included, are kept.
+    assert sidecar["stop_reason"] == "duration" and sidecar["recovered"]["frames_in_views"] == [20, 20]
+    assert [{k: v[k] for k in ("camera", "measured_fps", "dropped")} for v in sidecar["views"]] == views
+
+
+class _FillsUp:
+    """A journal's file that hits a full disk after ``room`` flushes (a write on a descriptor names no file)."""
+
+    def __init__(self, fh, room: int) -> None:
+        self.fh, self.room = fh, room
+
+    def write(self, text: str) -> int:
+        return self.fh.write(text)
+
+    def flush(self) -> None:
+        self.room -= 1
+        if self.room < 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.fh.flush()
+
+    def fileno(self) -> int:
+        return self.fh.fileno()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def test_a_full_disk_for_the_journal_names_the_sidecar_and_keeps_the_take(tmp_path: Path) -> None:
+    from timecontrast.capture import recover_interrupted_takes
+    from timecontrast.errors import CaptureError
+
+    writer = _writer(tmp_path)
+    writer._journal._fh = _FillsUp(writer._journal._fh, room=10)
+    with pytest.raises(CaptureError) as raised:
+        for t in range(20):
+            writer.write(_synced(t))
+    assert str(raised.value) == (
+        f"recording sequence '0' failed: {tmp_path / '0_timestamps.json'}: No space left on device"
+    )
+    with pytest.raises(CaptureError, match=r"0_timestamps.json: No space left on device; .*kept in") as raised:
+        writer.close({"stop_reason": "error"})
+    assert "journal" not in str(raised.value)
+    (result,) = recover_interrupted_takes(tmp_path)
+    assert result.error is None and result.num_frames > 0
+
+
+def test_a_take_that_cannot_be_finished_is_one_line_naming_the_file(tmp_path: Path, monkeypatch, capsys) -> None:
+    from timecontrast.capture import take
+
+    directory = tmp_path / "d" / "train"
+    _crashed_take(directory, num_frames=20, cut_view1_bytes=0, torn_line=False)
+
+    def full(src, dst, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(take, "remux_video", full)
+    assert _collect(tmp_path, "--recover_only") == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"could not finish interrupted recording '0' in {directory}: {directory / '0_view0.mp4'}: "
+        f"No space left on device; it is kept in {directory / '.0.recording'}\n"
+    )
+
+
+def test_a_failing_recording_is_one_line_naming_the_final_file(tmp_path: Path, monkeypatch, capsys) -> None:
+    from timecontrast.errors import VideoError
+    from timecontrast.io.video import FragmentedVideoWriter
+
+    real_write = FragmentedVideoWriter.write
+
+    def write_until_full(self, rgb, timestamp=None):
+        if self.num_frames == 10:
+            raise VideoError(f"{self.path}: writing failed (No space left on device)")
+        real_write(self, rgb, timestamp)
+
+    monkeypatch.setattr(FragmentedVideoWriter, "write", write_until_full)
+    assert _collect(tmp_path, "--cameras", CAMERAS, "--max_frames", "60") == 2
+    err = capsys.readouterr().err
+    directory = tmp_path / "d" / "train"
+    errors = [line for line in err.splitlines() if line.startswith("tcn collect: error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert re.search(rf"{re.escape(str(directory))}/0_view[01].mp4: writing failed \(No space left", errors[0])
+    assert "recording/view" not in errors[0]
+    monkeypatch.setattr(FragmentedVideoWriter, "write", real_write)
+    assert _collect(tmp_path, "--recover_only") == 0
+    assert probe_video(directory / "0_view0.mp4").num_frames > 0
+
+
+@pytest.mark.parametrize("fails", ["take folder", "journal"])
+def test_a_take_that_cannot_be_created_names_the_sequence_folder(
+    tmp_path: Path, monkeypatch, capsys, fails: str
+) -> None:
+    """Not the hidden take folder or the journal's temporary: the folder the user chose."""
+    from timecontrast.capture import journal, writer
+
+    directory = tmp_path / "d" / "train"
+    if fails == "take folder":
+        real_mkdir = os.mkdir
+
+        def mkdir(path, *args, **kwargs):
+            if os.path.basename(path).endswith(".recording"):
+                raise OSError(errno.ENOSPC, "No space left on device", path)
+            real_mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(writer.os, "mkdir", mkdir)
+    else:
+
+        def fsync(fd: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(journal.os, "fsync", fsync)
+    assert _collect(tmp_path, "--cameras", CAMERAS, "--max_frames", "3") == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        f"tcn collect: error: '{directory}': No space left on device (the disk is full; free some "
+        "space or write somewhere else)\n"
+    ), err
+    monkeypatch.undo()
+    assert not list(directory.iterdir())  # nothing half-made left

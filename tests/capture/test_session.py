@@ -29,6 +29,15 @@ class FailingCamera(SyntheticCamera):
         return super().read()
 
 
+class UnpluggedCamera(FailingCamera):
+    """A camera whose device node answers EIO after ``fail_after`` frames (not one of our errors)."""
+
+    def read(self) -> CapturedFrame | None:
+        if self._count >= self.fail_after:
+            raise OSError(5, "Input/output error", "/dev/video2")
+        return SyntheticCamera.read(self)
+
+
 class SilentCamera(SyntheticCamera):
     """Opens fine, then blocks without ever delivering a frame (until interrupted)."""
 
@@ -53,6 +62,14 @@ def test_a_failing_camera_keeps_what_was_recorded_and_raises(tmp_path: Path) -> 
     n = sidecar["num_frames"]
     assert 15 <= n <= 20
     assert [probe_video(tmp_path / f"0_view{k}.mp4").num_frames for k in (0, 1)] == [n, n]
+
+
+def test_a_camera_failing_with_an_os_error_is_one_line_naming_the_device(tmp_path: Path) -> None:
+    session = _session(tmp_path, [SyntheticCamera(64, 48, 60), UnpluggedCamera(10, seed=1)])
+    with pytest.raises(CaptureError) as raised:
+        session.run(duration=30)
+    assert str(raised.value) == "recording stopped: /dev/video2: Input/output error"
+    assert json.loads((tmp_path / "0_timestamps.json").read_text())["stop_reason"] == "error"
 
 
 def test_a_camera_that_never_delivers_is_an_error_not_a_hang(tmp_path: Path, monkeypatch) -> None:

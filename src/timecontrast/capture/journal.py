@@ -18,7 +18,10 @@ a sidecar built from the journal is the one the recording would have written.
 
 The recording process holds an exclusive ``flock`` on the journal for as long as the
 take exists: the kernel releases it when the process dies, however it dies, which is
-how :func:`lock_take_journal` tells an interrupted take from a live one.
+how :func:`lock_take_journal` tells an interrupted take from a live one. The journal is
+built under a temporary name and renamed to ``journal.jsonl`` only once it is locked and
+holds its header, so no other process ever finds it at its name unlocked or empty while
+its recorder runs.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from timecontrast.errors import CaptureError
-from timecontrast.io.files import pid_alive
+from timecontrast.io.files import fsync_directory, name_error, pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,8 @@ class TakeHeader:
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> TakeHeader:
+        if not isinstance(entry, dict) or not isinstance(entry.get("views"), list) or not entry["views"]:
+            raise ValueError("not a take header (an object listing the views)")
         return cls(
             sequence=str(entry["sequence"]),
             views=tuple(str(v) for v in entry["views"]),
@@ -96,43 +101,71 @@ class JournalContents:
     damaged_line: int | None = None  # 1-based number of the first unreadable line (a torn last line)
 
 
+# flock's answers meaning "no lock can be taken here" (not "someone holds it"): a file
+# system without locks, a lock manager that is not running (NFS: ENOLCK), or a descriptor
+# the file system will not lock exclusively (NFS wants write access: EBADF).
+_NO_LOCK_ERRNOS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS, errno.EBADF)
+
+
 def _lock(fd: int) -> bool | None:
     """Try to take the exclusive lock: True when taken, False when another process holds it,
-    None where the file system has no locks."""
+    None where no lock can be taken (the caller decides by pid and host)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     except OSError as exc:
-        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+        if exc.errno in _NO_LOCK_ERRNOS:
             return None
         raise
     return True
 
 
 class TakeJournal:
-    """Writes the journal of a new take at ``path`` (which must not exist) and holds its lock."""
+    """Writes the journal of a new take at ``path`` (which must not exist) and holds its lock.
+
+    ``path``'s folder must belong to this recording (a take folder it created): the journal
+    is made, locked and given its header under a temporary name there, then renamed to
+    ``path``, so that whoever finds ``path`` finds it locked and with its header.
+    """
 
     def __init__(self, path: Path, header: TakeHeader, sync_interval: float = 0.5) -> None:
         self.path = path
         self.header = header
         self.sync_interval = sync_interval
+        self._last_sync: float | None = None
+        if os.path.lexists(path):
+            raise CaptureError(f"{path} exists: another recording owns this take")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            self._fh = open(path, "x", encoding="utf-8")  # noqa: SIM115 - open for the take's life
-        except FileExistsError:
-            raise CaptureError(f"{path} exists: another recording owns this take") from None
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            name_error(exc, path, tmp)
+            raise
+        self._fh = os.fdopen(fd, "w", encoding="utf-8")
         try:
-            if _lock(self._fh.fileno()) is False:
+            if _lock(fd) is False:  # nobody else knows the temporary: never expected
                 raise CaptureError(f"{path} is locked by another process")
-            self._last_sync: float | None = None
             self._append(header.to_json())
             self.sync()
-        except BaseException:
-            self._fh.close()
+            if os.path.lexists(path):  # the folder is this recording's: only a stray process gets here
+                raise CaptureError(f"{path} exists: another recording owns this take")
+            os.rename(tmp, path)  # the lock and the open file go with it
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            name_error(exc, path, tmp)
             raise
+        fsync_directory(path.parent)
 
     def _append(self, entry: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        try:
+            self._fh.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        except OSError as exc:  # a write on a descriptor names no file
+            name_error(exc, self.path)
+            raise
 
     def describe(self, metadata: dict[str, Any]) -> None:
         """Record the sidecar fields known before the first frame (names, cameras, tolerance)."""
@@ -142,7 +175,11 @@ class TakeJournal:
     def add_frame(self, frame: FrameRecord) -> None:
         """Append one frame (to the OS at once); fsync when ``sync_interval`` seconds of frames are pending."""
         self._append(frame.to_json())
-        self._fh.flush()  # a few dozen bytes: cheap, and kill -9 then loses no journaled frame
+        try:
+            self._fh.flush()  # a few dozen bytes: cheap, and kill -9 then loses no journaled frame
+        except OSError as exc:
+            name_error(exc, self.path)
+            raise
         if self._last_sync is None:
             self._last_sync = frame.instant
         elif frame.instant - self._last_sync >= self.sync_interval:
@@ -156,8 +193,12 @@ class TakeJournal:
 
     def sync(self) -> None:
         """Hand the pending lines to the OS and make them durable."""
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            name_error(exc, self.path)
+            raise
 
     def close(self) -> None:
         """Close the journal, releasing the lock (the take is finished or abandoned)."""
@@ -170,7 +211,7 @@ class TakeLock:
 
     def __init__(self, fd: int, locked: bool) -> None:
         self.fd = fd
-        self.locked = locked  # False on a file system without locks: liveness came from the pid
+        self.locked = locked  # False where no lock could be taken: liveness came from pid and host
 
     def release(self) -> None:
         with contextlib.suppress(OSError):
@@ -183,20 +224,39 @@ class TakeLock:
         self.release()
 
 
+def _open_to_lock(path: Path) -> int:
+    """A descriptor on ``path`` for the exclusive lock: read-write where allowed (NFS grants an
+    exclusive lock only to a writer), else read-only (a local file system locks it anyway)."""
+    try:
+        return os.open(path, os.O_RDWR)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+    return os.open(path, os.O_RDONLY)
+
+
 def lock_take_journal(path: Path, header: TakeHeader | None) -> TakeLock | None:
     """Lock a take's journal for recovery; None when the take is live (its recorder runs).
 
-    Where the file system has no locks, a take is live when it was recorded on this host
-    by a process that still runs, or on another host (which cannot be checked from here).
+    Where no lock can be taken (a file system without locks, or NFS with a journal this
+    process may not write), a take is live when it was recorded on this host by a process
+    that still runs, or on another host (which cannot be checked from here). A journal
+    without a ``header`` has no recorder to ask: the caller decides first that it is not
+    one being created (see :func:`~timecontrast.capture.recovery.recover_take`).
     """
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = _open_to_lock(path)
     except FileNotFoundError:
-        return None
-    taken = _lock(fd)
+        return None  # finished or removed meanwhile
+    try:
+        taken = _lock(fd)
+    except BaseException as exc:
+        os.close(fd)
+        name_error(exc, path)
+        raise
     if taken is True:
         return TakeLock(fd, locked=True)
-    if taken is None and header is not None and header.host == socket.gethostname() and not pid_alive(header.pid):
+    if taken is None and (header is None or (header.host == socket.gethostname() and not pid_alive(header.pid))):
         return TakeLock(fd, locked=False)
     os.close(fd)
     return None
@@ -209,13 +269,25 @@ def _frame(entry: dict[str, Any], num_views: int) -> FrameRecord:
     return FrameRecord(float(entry["t"]), tuple(float(t) for t in timestamps), tuple(int(i) for i in indices))
 
 
+def _fields(value: Any) -> dict[str, Any]:
+    """Sidecar fields: an object whose ``views``, when present, is a list of objects."""
+    if not isinstance(value, dict):
+        raise TypeError(f"sidecar fields are a {type(value).__name__}, not an object")
+    views = value.get("views")
+    if views is not None and not (isinstance(views, list) and all(isinstance(v, dict) for v in views)):
+        raise TypeError("'views' is not a list of objects")
+    return dict(value)
+
+
 def _apply(contents: JournalContents, entry: dict[str, Any]) -> None:
+    if not isinstance(entry, dict):
+        raise TypeError(f"a {type(entry).__name__}, not an object")
     if "t" in entry:
         contents.frames.append(_frame(entry, len(contents.header.views)))
     elif "metadata" in entry:
-        contents.metadata = dict(entry["metadata"])
+        contents.metadata = _fields(entry["metadata"])
     elif "end" in entry:
-        contents.end = dict(entry["end"])
+        contents.end = _fields(entry["end"])
 
 
 def read_journal(path: Path) -> JournalContents | None:

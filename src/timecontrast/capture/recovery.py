@@ -30,6 +30,7 @@ from timecontrast.capture.layout import take_dirs, take_sequence_name
 from timecontrast.capture.take import (
     debug_file,
     debug_target,
+    error_line,
     finalise_take,
     journal_file,
     remove_take,
@@ -41,7 +42,9 @@ from timecontrast.io.video import fragmented_mp4_extent
 
 logger = logging.getLogger(__name__)
 
-_YOUNG_S = 60.0  # a take folder without a journal this young may be one being created or removed
+# A take folder without a journal, or a journal without a header, this young (seconds)
+# may be one being created or removed: it is left alone.
+_YOUNG_S = 60.0
 
 
 @dataclass
@@ -100,20 +103,33 @@ def _metadata(contents: JournalContents, view_frames: list[int]) -> dict[str, An
     return {**start, "stop_reason": "crashed", "recovered": recovered, "views": views}
 
 
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Remove what an interrupted finishing left; one that cannot be removed is only hidden clutter."""
+    try:
+        remove_stale_temporaries(directory)
+    except OSError as exc:
+        logger.warning("%s: could not remove a leftover temporary file (%s)", directory, exc.strerror or exc)
+
+
+def _young(path: Path) -> bool:
+    """Whether ``path`` changed within :data:`_YOUNG_S` seconds (or is gone: being removed)."""
+    try:
+        return time.time() - path.stat().st_mtime < _YOUNG_S
+    except FileNotFoundError:
+        return True
+
+
 def _journal_less_take(take: Path) -> RecoveredTake | None:
     """A take folder without a journal: just created, being removed, or empty leftovers."""
-    try:
-        age = time.time() - take.stat().st_mtime
-    except FileNotFoundError:
-        return None
-    if age < _YOUNG_S:
+    if _young(take):
         return None
     remove_take(take)
     return RecoveredTake(take, take_sequence_name(take) or take.name)
 
 
 def recover_take(take: Path) -> RecoveredTake | None:
-    """Finish one take folder; None when its recorder still runs (the take is left alone).
+    """Finish one take folder; None when its recorder still runs, or may be starting (the
+    take is left alone).
 
     Raises what finishing raises (``OSError``, :class:`TimeContrastError`); the take
     folder is then kept as it was.
@@ -122,6 +138,11 @@ def recover_take(take: Path) -> RecoveredTake | None:
     if not path.exists():
         return _journal_less_take(take)
     first_look = read_journal(path)
+    if first_look is None and _young(path):
+        # No header yet: a recorder may be starting (an older version that locked the
+        # journal only after creating it, e.g. on a shared folder); locking it now would
+        # make it fail, and removing the take would delete its recording.
+        return None
     lock = lock_take_journal(path, first_look.header if first_look else None)
     if lock is None:
         return None
@@ -146,7 +167,7 @@ def recover_take(take: Path) -> RecoveredTake | None:
             debug_frames = common_cut(num_frames, [debug])
         target = debug_target(take, contents.header)
         if target is not None:
-            remove_stale_temporaries(target.parent)  # of a finishing that was itself interrupted
+            _remove_stale_temporaries(target.parent)  # of a finishing that was itself interrupted
         result.files = finalise_take(
             take, contents.header, frames, _metadata(contents, result.view_frames), debug_frames
         )
@@ -164,13 +185,13 @@ def recover_interrupted_takes(directory: str | os.PathLike) -> list[RecoveredTak
     directory = Path(directory)
     takes = take_dirs(directory)
     if takes:
-        remove_stale_temporaries(directory)  # of a finishing that was itself interrupted
+        _remove_stale_temporaries(directory)  # of a finishing that was itself interrupted
     results = []
     for take in takes:
         try:
             result = recover_take(take)
         except (OSError, TimeContrastError) as exc:
-            result = RecoveredTake(take, take_sequence_name(take) or take.name, error=str(exc))
+            result = RecoveredTake(take, take_sequence_name(take) or take.name, error=error_line(exc))
         if result is None:
             logger.debug("%s is being recorded by a running process; left alone", take)
             continue

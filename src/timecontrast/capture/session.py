@@ -27,6 +27,7 @@ from pathlib import Path
 
 from timecontrast.capture.sources import CameraInfo, CameraSource, CapturedFrame
 from timecontrast.capture.sync import FrameSynchronizer, SyncedFrame
+from timecontrast.capture.take import error_line
 from timecontrast.capture.writer import SequenceWriter
 from timecontrast.errors import CaptureError
 
@@ -268,7 +269,7 @@ class CaptureSession:
         if failure is not None:
             if isinstance(failure, CaptureError | KeyboardInterrupt):
                 raise failure
-            raise CaptureError(f"recording stopped: {failure!r}") from failure
+            raise CaptureError(f"recording stopped: {error_line(failure)}") from failure
         fps = self.writer.measured_fps
         return CaptureResult(
             files=files,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from timecontrast.capture.journal import FrameRecord, TakeHeader
-from timecontrast.errors import CaptureError
+from timecontrast.errors import CaptureError, TimeContrastError
 from timecontrast.io.files import fsync_directory, write_text
 from timecontrast.io.video import remux_video
 
@@ -57,6 +57,18 @@ def debug_target(take: Path, header: TakeHeader) -> Path | None:
     return Path(os.path.normpath(take.parent / header.debug))
 
 
+def error_line(exc: BaseException) -> str:
+    """What went wrong, in one line for the user: ``<path>: <cause>`` for the file system's
+    errors (without ``[Errno N]``), the message of ours, the type and message of others."""
+    if isinstance(exc, OSError) and exc.strerror:
+        names = [name for name in (exc.filename, exc.filename2) if name is not None]
+        where = [os.fsdecode(name) if isinstance(name, str | bytes) else str(name) for name in names]
+        return f"{' -> '.join(where)}: {exc.strerror}" if where else exc.strerror
+    if isinstance(exc, TimeContrastError):
+        return str(exc) or type(exc).__name__
+    return repr(exc)
+
+
 def measured_fps(frames: Sequence[FrameRecord]) -> float:
     """Multi-view frames per second from the first to the last (0 with fewer than two)."""
     if len(frames) < 2 or frames[-1].instant <= frames[0].instant:
@@ -69,6 +81,8 @@ def build_sidecar(view_names: Sequence[str], frames: Sequence[FrameRecord], meta
     start = frames[0].instant
     metadata = dict(metadata)
     views = [dict(v) for v in metadata.pop("views", [{} for _ in view_names])]
+    if len(views) != len(view_names):
+        raise CaptureError(f"the sidecar fields describe {len(views)} views of a sequence of {len(view_names)}")
     for k, view in enumerate(views):
         view["file"] = view_names[k]
         view["timestamps"] = [round(f.timestamps[k] - start, 6) for f in frames]
@@ -91,7 +105,10 @@ def _copy_video(src: Path, dst: Path, num_frames: int) -> Path:
     copied = remux_video(src, dst, max_frames=num_frames, durable=True)
     if copied != num_frames:
         dst.unlink(missing_ok=True)
-        raise CaptureError(f"{src} holds {copied} frames where {num_frames} were expected; it is kept for inspection")
+        raise CaptureError(
+            f"{dst} was not written: {src} holds {copied} frames where {num_frames} were expected "
+            "(it is kept for inspection)"
+        )
     return dst
 
 

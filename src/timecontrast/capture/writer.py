@@ -14,6 +14,9 @@ or a power loss costs at most about the last second; the next ``tcn collect`` fi
 such a take (:mod:`timecontrast.capture.recovery`). A normal stop finishes it at once:
 the views are copied into ordinary mp4 files under their final names and the sidecar
 is written last, each under a temporary name and renamed when complete.
+
+An error names the finished file it concerns (``<seq>_view1.mp4``), not the take's own
+(``.<seq>.recording/view1.mp4``), and says where what was recorded is kept.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from timecontrast.capture.sync import SyncedFrame
 from timecontrast.capture.take import (
     SYNC_INTERVAL_S,
     debug_file,
+    error_line,
     finalise_take,
     journal_file,
     measured_fps,
@@ -41,7 +45,7 @@ from timecontrast.capture.take import (
     view_file,
 )
 from timecontrast.errors import CaptureError, TimeContrastError
-from timecontrast.io.files import fsync_directory
+from timecontrast.io.files import fsync_directory, name_error
 from timecontrast.io.video import FragmentedVideoWriter
 
 logger = logging.getLogger(__name__)
@@ -74,6 +78,7 @@ class _EncoderThread(threading.Thread):
                     )
                 self.writer.write(image, timestamp=seconds)
         except BaseException as exc:  # reported to the recording loop, which stops and re-raises
+            name_error(exc, self.path)  # an fsync names no file
             self.error = exc
             # Keep draining so put() never blocks and close() can finish.
             while self.frames.get() is not None:
@@ -132,16 +137,36 @@ class SequenceWriter:
                 f"{self.take} exists: this sequence is being recorded, or its recording was interrupted "
                 f"(the next tcn collect into {self.take.parent} finishes it); choose another --seqname"
             ) from None
+        except OSError as exc:  # the folder the user chose, not the hidden take folder
+            exc.filename, exc.filename2 = str(self.take.parent), None
+            raise
         debug = os.path.relpath(self.debug_path, self.take.parent) if self.debug_path is not None else None
-        sequence = take_sequence_name(self.take) or self.take.name
-        header = TakeHeader(sequence, tuple(p.name for p in self.paths), self.sidecar.name, debug, fps)
+        header = TakeHeader(self._sequence, tuple(p.name for p in self.paths), self.sidecar.name, debug, fps)
         try:
             journal = TakeJournal(journal_file(self.take), header, sync_interval=SYNC_INTERVAL_S)
-        except BaseException:
-            remove_take(self.take)
+        except BaseException as exc:
+            self._remove_take()
+            if isinstance(exc, OSError):
+                exc.filename, exc.filename2 = str(self.take.parent), None
             raise
         fsync_directory(self.take.parent)
         return journal
+
+    @property
+    def _sequence(self) -> str:
+        return take_sequence_name(self.take) or self.take.name
+
+    def _explain(self, exc: BaseException) -> str:
+        """``exc`` in one line, naming the finished files the user knows rather than the take's own."""
+        text = error_line(exc)
+        finished = {str(view_file(self.take, k)): str(path) for k, path in enumerate(self.paths)}
+        if self.debug_path is not None:
+            finished[str(debug_file(self.take))] = str(self.debug_path)
+        finished[str(journal_file(self.take))] = str(self.sidecar)  # the journal becomes the sidecar
+        for own, final in finished.items():
+            if final not in text:  # "<take>/view0.mp4: copying to <seq>_view0.mp4 failed" names it already
+                text = text.replace(own, final)
+        return text
 
     @property
     def num_frames(self) -> int:
@@ -158,7 +183,10 @@ class SequenceWriter:
 
     def describe(self, metadata: dict[str, Any]) -> None:
         """Sidecar fields known before the first frame (journaled, for a take finished after a crash)."""
-        self._journal.describe(metadata)
+        try:
+            self._journal.describe(metadata)
+        except OSError as exc:
+            raise CaptureError(f"starting sequence {self._sequence!r} failed: {self._explain(exc)}") from exc
 
     def write(self, synced: SyncedFrame) -> None:
         """Queue one multi-view frame for encoding and journal it (returns at once)."""
@@ -178,7 +206,10 @@ class SequenceWriter:
             synced.timestamp, tuple(f.timestamp for f in synced.frames), tuple(f.index for f in synced.frames)
         )
         self._frames.append(record)
-        self._journal.add_frame(record)
+        try:
+            self._journal.add_frame(record)
+        except OSError as exc:
+            raise CaptureError(f"recording sequence {self._sequence!r} failed: {self._explain(exc)}") from exc
         if not self._entries_synced and all(view_file(self.take, k).exists() for k in range(len(self.paths))):
             fsync_directory(self.take)  # the video files' names are durable too
             self._entries_synced = True
@@ -211,15 +242,19 @@ class SequenceWriter:
             return []
         if self.error is not None:
             self._keep_for_recovery(metadata)
-            raise CaptureError(f"writing {self.take} failed: {self.error}; {self._kept}") from self.error
+            error = self._explain(self.error)
+            raise CaptureError(f"recording sequence {self._sequence!r} failed: {error}; {self._kept}") from self.error
+        ended = False  # whether the journal holds the final metadata
         try:
             debug_frames = self._close_encoders()
             self._journal.end(dict(metadata or {}))
+            ended = True
             header = self._journal.header
             files = finalise_take(self.take, header, self._frames, metadata or {}, debug_frames=debug_frames)
         except (OSError, TimeContrastError) as exc:
-            self._keep_for_recovery(None)
-            raise CaptureError(f"finishing the videos of {self.take} failed: {exc}; {self._kept}") from exc
+            self._keep_for_recovery(None if ended else metadata)
+            error = self._explain(exc)
+            raise CaptureError(f"finishing sequence {self._sequence!r} failed: {error}; {self._kept}") from exc
         finally:
             self._journal.close()
         return files
@@ -235,11 +270,16 @@ class SequenceWriter:
         """Write every file's last fragment; returns the debug video's frame count (0 without one)."""
         for encoder in self._encoders:
             assert encoder.writer is not None  # every encoder got the first frame
-            encoder.writer.close()
+            try:
+                encoder.writer.close()
+            except OSError as exc:  # an fsync names no file
+                name_error(exc, encoder.path)
+                raise
         return self._encoders[-1].writer.num_frames if self.debug_path is not None else 0
 
     def _keep_for_recovery(self, metadata: dict[str, Any] | None) -> None:
-        """Leave the take whole for recovery: last fragments written, final fields journaled."""
+        """Leave the take whole for recovery: last fragments written, final fields journaled
+        (``metadata``, unless the journal holds them already)."""
         for encoder in self._encoders:
             if encoder.writer is not None:
                 with contextlib.suppress(Exception):
@@ -263,4 +303,11 @@ class SequenceWriter:
                 with contextlib.suppress(Exception):
                     encoder.writer.abort()
         self._journal.close()
-        remove_take(self.take)
+        self._remove_take()
+
+    def _remove_take(self) -> None:
+        """Remove the take folder; if it cannot be, the next tcn collect into the folder does."""
+        try:
+            remove_take(self.take)
+        except OSError as exc:
+            logger.warning("%s: could not remove the empty recording (%s)", self.take, exc.strerror or exc)
