@@ -129,6 +129,9 @@ def inject(monkeypatch, fault: str, root: Path) -> None:
         return PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
 
     def fake_open(file, mode="r", *args, **kwargs):
+        if isinstance(file, int):  # open(fd, ...) on a descriptor of a file under the folder
+            fh = real_open(file, mode, *args, **kwargs)
+            return _FullDisk(fh) if fault == "full" and set(mode) & set("wa+") and _under(_fd_path(file), root) else fh
         if isinstance(file, str | bytes | os.PathLike) and _under(file, root) and set(mode) & set("wax+"):
             if fault == "readonly":
                 raise denied(file)
@@ -184,6 +187,7 @@ def test_a_file_system_fault_is_one_line_exit_2_and_nothing_half_written(
     lines = [line for line in err.splitlines() if line.startswith(f"tcn {name}: error:")]
     assert len(lines) == 1, err
     assert str(out) in lines[0], lines[0]
+    assert not re.search(r"/\.[^/']*\.tmp", lines[0]), "names a hidden temporary: " + lines[0]
     assert any(cause in lines[0] for cause in CAUSES[fault]), lines[0]
     if fault == "file":
         assert out.read_text() == "my notes"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import timecontrast.data.convert as convert_module
+import timecontrast.data.convert_outputs as outputs_module
 from timecontrast.cli.main import main
 from timecontrast.data.convert import Shard, convert_videos, output_size, shard_ranges, video_jpegs
 from timecontrast.data.records import SequenceRecord, open_sequences, write_sequence_record
@@ -299,7 +300,7 @@ def test_changing_max_per_shard_replaces_all_old_files(videos, tmp_path):
 def test_a_failed_write_leaves_the_old_output_whole(videos, tmp_path, monkeypatch):
     convert(videos, tmp_path, max_per_shard=5)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    real, calls = convert_module.frame_record, []
+    real, calls = outputs_module.frame_record, []
 
     def disk_full_at_the_second_shard(data):
         calls.append(1)
@@ -307,7 +308,7 @@ def test_a_failed_write_leaves_the_old_output_whole(videos, tmp_path, monkeypatc
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(data)
 
-    monkeypatch.setattr(convert_module, "frame_record", disk_full_at_the_second_shard)
+    monkeypatch.setattr(outputs_module, "frame_record", disk_full_at_the_second_shard)
     with pytest.raises(OSError, match="No space left"):
         convert(videos, tmp_path, max_per_shard=8)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

@@ -5,10 +5,13 @@ Input: videos named <seq>_view<k>.<ext> (mp4, mov, avi, mkv, webm, m4v) anywhere
 or <seq>_shardNN.tfrecord for sequences longer than --max_per_shard, and <seq>.convert.json,
 the settings that made them. The number of views is found in the videos (every sequence
 must have the same; --expected_views sets it). A re-run skips sequences already converted
-with the same settings (so an interrupted run resumes) unless --overwrite, and converts
-again those made with other settings, removing their old files (e.g. the shards of another
---max_per_shard). A sequence that fails is reported at the end and the others are
-converted; exit status 1 if any failed. Ctrl-C stops at once (exit 130); what is complete
+with the same settings from the same videos (name, size and modification time), so an
+interrupted run resumes, unless --overwrite; it converts again those made with other
+settings or from changed videos, removing their old files (e.g. the shards of another
+--max_per_shard), and removes the temporary files of a run that was killed. A sequence
+whose videos cannot be read is reported at the end and the others are converted; exit
+status 1 if any failed. A failure to write (a full disk, a read-only folder) stops the run
+with one line naming the file (exit 2). Ctrl-C stops at once (exit 130); what is complete
 is kept.
 
 Example:

@@ -1,8 +1,10 @@
 """Multi-view videos to sequence records, as the original ``videos_to_tfrecords`` did.
 
 Each sequence (``<seq>_view<k>.<ext>`` files) becomes ``<output_dir>/<seq>.tfrecord``,
-or shards ``<seq>_shardNN.tfrecord`` (context ``task`` = ``<seq>_shardNN``) when it is
-longer than ``max_per_shard``. Differences from the original, on purpose:
+or shards ``<seq>_shardNN.tfrecord`` when it is longer than ``max_per_shard``, and a
+settings record ``<seq>.convert.json``; what is written, in which order, and when a
+re-run writes it again is :mod:`timecontrast.data.convert_outputs`. This module is the
+conversion loop. Differences from the original, on purpose:
 
 - every video is decoded once, front to back (the original seeked once per frame);
 - views are ordered by number (view10 after view2), not by file name;
@@ -10,18 +12,13 @@ longer than ``max_per_shard``. Differences from the original, on purpose:
 - a damaged frame fails the whole sequence, shards included (the original could write
   empty frames into shards), and nothing of a failed sequence is written: all its
   shards are renamed into place only once every one of them is complete;
-- a re-run redoes a sequence whose settings changed (see below), removing its old files.
+- a re-run redoes a sequence whose settings or videos changed, removing its old files.
 
-Settings records: beside its records, each converted sequence gets ``<seq>.convert.json``
-(written last, atomically) holding the settings that made them: per view the source
-video, its size in bytes, the resize and the rotation; the shards; the JPEG quality. A
-re-run skips a sequence only when its record holds the same settings, no other record
-file of the sequence is there and every output is complete; otherwise the sequence is
-converted again and, once all its new files are complete, every old file of it (shards
-of another ``max_per_shard``, or the unsharded file) is removed. Outputs without a
-record (written before records existed, or cut short between renaming and recording)
-are converted again: a rotation by 180 degrees or another JPEG quality cannot be read
-back from a record file.
+Failures: a sequence whose videos cannot be read (a damaged file, or an ``OSError`` such
+as EIO or EACCES while probing or decoding one) fails alone, with a message naming the
+video, and the others go on. An ``OSError`` while writing the outputs (a full disk, a
+read-only folder) stops the run, naming the file: every following sequence would fail
+the same way. The sequences written before it are complete.
 
 Work is split into one task per video (a view of a sequence): decode it front to back
 and JPEG-encode each frame. ``workers`` tasks run at once on a thread pool (FFmpeg and
@@ -36,25 +33,34 @@ and reports the interrupt once, and only complete sequences are on disk.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import multiprocessing
 import os
 import re
-import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
 
-from timecontrast.data.records import RECORD_SUFFIX, SequenceRecord, encode_sequence_example
+from timecontrast.data.convert_outputs import (
+    Plan,
+    Shard,
+    existing_outputs,
+    outdated_because,
+    output_settings,
+    remove_killed_temporaries,
+    settings_path,
+    shard_ranges,
+    write_outputs,
+)
+from timecontrast.data.interrupts import ignore_sigint_in_worker, sigint_blocked
+from timecontrast.data.records import RECORD_SUFFIX
 from timecontrast.data.videos import (
     DEFAULT_VIEW_PATTERN,
     VideoSequence,
@@ -63,31 +69,24 @@ from timecontrast.data.videos import (
     short_video_error,
 )
 from timecontrast.errors import DataError, TimeContrastError
-from timecontrast.io.files import PendingFile, write_text
+from timecontrast.io.files import name_error
 from timecontrast.io.jpeg import DEFAULT_QUALITY, encode_jpeg
-from timecontrast.io.tfrecord import frame_record
 from timecontrast.io.video import iter_video_frames
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "ROTATIONS",
+    "ConvertResult",
+    "Shard",
+    "convert_videos",
+    "output_size",
+    "settings_path",
+    "shard_ranges",
+    "video_jpegs",
+]
+
 ROTATIONS = (0, 90, 180, 270)  # degrees clockwise
-SETTINGS_SUFFIX = ".convert.json"  # <seq>.convert.json: the settings that made <seq>'s records
-SETTINGS_FORMAT = "timecontrast-convert"
-SETTINGS_VERSION = 1
-_SHARD_SUFFIX = re.compile(r"_shard\d{2,}$")
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Timesteps ``[start, stop)`` of a sequence, written as record ``name``."""
-
-    name: str
-    start: int
-    stop: int
-
-    @property
-    def length(self) -> int:
-        return self.stop - self.start
 
 
 @dataclass
@@ -103,18 +102,6 @@ class ConvertResult:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-def shard_ranges(name: str, length: int, max_per_shard: int) -> list[Shard]:
-    """The original's ``ShardSequences``: a sequence longer than ``max_per_shard`` is cut
-    into ``floor(length / max_per_shard) + 1`` shards of ``ceil(length / num_shards)``
-    timesteps, the last one taking the remainder. ``max_per_shard <= 0``: no sharding."""
-    if max_per_shard <= 0 or length <= max_per_shard:
-        return [Shard(name, 0, length)]
-    num_shards = length // max_per_shard + 1
-    size = -(-length // num_shards)
-    starts = range(0, length, size)  # drops the empty tail shard the original could make
-    return [Shard(f"{name}_shard{i:02d}", s, min(s + size, length)) for i, s in enumerate(starts)]
 
 
 def output_size(height: int, width: int, resize_min_edge: int = 0, rotate: int = 0) -> tuple[int, int]:
@@ -151,7 +138,8 @@ def video_jpegs(
     """The first ``length`` frames of a video as JPEGs, decoded once in order.
 
     ``size`` = ``(height, width)`` resizes (area averaging) before ``rotate`` (degrees
-    clockwise). Stops early, returning what it has, once ``cancel`` is set.
+    clockwise). Stops early, returning what it has, once ``cancel`` is set. An ``OSError``
+    (EIO, EACCES) names ``path``.
     """
     out: list[bytes] = []
     frames = iter_video_frames(path, size)
@@ -164,6 +152,9 @@ def video_jpegs(
                 progress(1)
             if len(out) == length:
                 return out
+    except OSError as exc:
+        name_error(exc, path)
+        raise
     finally:
         frames.close()
     if len(out) < length:
@@ -179,9 +170,7 @@ _worker_abort = None  # in a process-pool worker: set by the main process to sto
 def _init_worker(counter, abort) -> None:
     """Start of a process-pool worker: Ctrl-C is the main process's to handle."""
     global _worker_counter, _worker_abort
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):  # blocked by the main process while it started us
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    ignore_sigint_in_worker()
     _worker_counter, _worker_abort = counter, abort
 
 
@@ -194,22 +183,6 @@ def _video_jpegs_in_worker(
     path: Path, length: int, size: tuple[int, int] | None, rotate: int, quality: int
 ) -> list[bytes]:
     return video_jpegs(path, length, size, rotate, quality, _worker_abort, _count_in_worker)
-
-
-@contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """Block SIGINT in this thread, so that processes started meanwhile begin with it
-    blocked (a blocked signal stays blocked through exec) until they ignore it: a Ctrl-C
-    while a worker imports its modules would otherwise print its traceback. CPython's
-    resource tracker starts the same way. A Ctrl-C meanwhile is delivered afterwards."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class _Workers:
@@ -242,7 +215,7 @@ class _Workers:
     ) -> Future[list[bytes]]:
         if self.threads:
             return self.executor.submit(video_jpegs, path, length, size, rotate, quality, cancel, self._count)
-        with _sigint_blocked():  # a submit may start a worker process
+        with sigint_blocked():  # a submit may start a worker process
             return self.executor.submit(_video_jpegs_in_worker, path, length, size, rotate, quality)
 
     def poll(self) -> None:
@@ -257,175 +230,13 @@ class _Workers:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-# ---------------------------------------------------------------- outputs and settings
-@dataclass(frozen=True)
-class _Plan:
-    """What converting one sequence writes, and the settings that describe it."""
-
-    shards: list[Shard]
-    paths: list[Path]
-    sizes: list[tuple[int, int] | None]  # per view: (height, width) to resize to, or None
-    rotations: list[int]  # per view, degrees clockwise
-    frame_size: tuple[int, int]  # (height, width) of view 0 in the records
-    settings: dict[str, Any]  # compared with the sequence's settings record
-    settings_path: Path
-
-
-def settings_path(output_dir: Path, name: str) -> Path:
-    """The settings record of sequence ``name`` converted into ``output_dir``."""
-    return output_dir / f"{name}{SETTINGS_SUFFIX}"
-
-
-def _output_settings(
-    seq: VideoSequence, shards: list[Shard], sizes: list, rotations: list[int], quality: int
-) -> dict[str, Any]:
-    """Everything that decides the bytes of a sequence's records, as JSON values."""
-    return {
-        "views": [
-            {"video": p.name, "bytes": p.stat().st_size, "resize": list(size) if size else None, "rotate": rot}
-            for p, size, rot in zip(seq.paths, sizes, rotations, strict=True)
-        ],
-        "shards": [[s.name, s.start, s.stop] for s in shards],
-        "jpeg_quality": quality,
-    }
-
-
-def _existing_outputs(out_root: Path, names: Sequence[str]) -> dict[str, list[Path]]:
-    """Per sequence name, the record files already in the output that carry its name:
-    ``<name>.tfrecord`` and ``<name>_shardNN.tfrecord``. One listing per folder."""
-    found: dict[str, list[Path]] = {name: [] for name in names}
-    for folder in sorted({(out_root / name).parent for name in names}):
-        try:
-            entries = sorted(os.listdir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for fname in entries:
-            if fname.startswith(".") or not fname.endswith(RECORD_SUFFIX):
-                continue
-            stem = (folder / fname[: -len(RECORD_SUFFIX)]).relative_to(out_root).as_posix()
-            if stem in found:
-                found[stem].append(folder / fname)
-            elif (owner := _SHARD_SUFFIX.sub("", stem)) in found:  # a shard of a sequence
-                found[owner].append(folder / fname)
-    return found
-
-
-def _read_settings(path: Path) -> dict[str, Any] | None:
-    """The settings record at ``path``; None when missing or unreadable."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        logger.info("%s: unreadable settings record (%s)", path, exc)
-        return None
-    if not isinstance(doc, dict) or doc.get("format") != SETTINGS_FORMAT or not isinstance(doc.get("settings"), dict):
-        logger.info("%s: not a settings record of tcn convert", path)
-        return None
-    return doc
-
-
-def _complete(path: Path, shard: Shard, num_views: int, frame_size: tuple[int, int]) -> bool:
-    """Whether ``path`` holds ``shard`` (name, length, views, frame size) as a readable record."""
-    if not path.is_file():
-        return False
-    try:
-        rec = SequenceRecord(path)
-        ok = (
-            rec.name == shard.name
-            and rec.length == shard.length
-            and rec.stored_length == shard.length
-            and rec.num_views == num_views
-            and rec.frame_size == frame_size
-        )
-        rec.close()
-    except TimeContrastError as exc:
-        logger.info("%s: unreadable (%s)", path, exc)
-        return False
-    return ok
-
-
-def _outdated_because(seq: VideoSequence, plan: _Plan, on_disk: list[Path]) -> str | None:
-    """Why the outputs of ``seq`` must be written again, or None when they are exactly
-    what ``plan`` would write (the resume of an interrupted or repeated run)."""
-    recorded = _read_settings(plan.settings_path)
-    if recorded is None:
-        return "no settings record (converted by an older version, or cut short)" if on_disk else "new"
-    old = recorded["settings"]
-    changed = [key for key, value in plan.settings.items() if old.get(key) != value]
-    if changed:
-        return f"converted with other settings ({', '.join(changed)})"
-    stale = sorted(set(on_disk) - set(plan.paths))
-    if stale:
-        return f"old files beside its records ({', '.join(p.name for p in stale)})"
-    for path, shard in zip(plan.paths, plan.shards, strict=True):
-        if not _complete(path, shard, seq.num_views, plan.frame_size):
-            return f"{path.name} is missing, damaged or does not match the videos"
-    return None
-
-
-def _pending_record(path: Path, data: bytes) -> PendingFile:
-    """``data`` written as a one-record TFRecord file under a temporary name beside
-    ``path``; :meth:`PendingFile.commit` renames it into place."""
-    pending = PendingFile(path, durable=True)
-    try:
-        fd, pending.fd = pending.fd, None
-        with open(fd, "wb") as fh:
-            fh.write(frame_record(data))
-    except BaseException:
-        pending.discard()
-        raise
-    return pending
-
-
-def _write_outputs(
-    name: str, plan: _Plan, views: list[list[bytes]], on_disk: list[Path], options: dict[str, Any]
-) -> list[Path]:
-    """Write the records of a sequence, replacing its old files; returns the old files removed.
-
-    Order, so that an interruption at any point leaves either the old outputs or, at
-    worst, outputs without a settings record (converted again next time): every new file
-    complete under a temporary name; the old settings record removed; the new files
-    renamed into place; the old files that were not replaced removed; the new settings
-    record written.
-    """
-    pending: list[PendingFile] = []
-    try:
-        for shard, path in zip(plan.shards, plan.paths, strict=True):
-            pending.append(
-                _pending_record(path, encode_sequence_example(shard.name, [v[shard.start : shard.stop] for v in views]))
-            )
-        plan.settings_path.unlink(missing_ok=True)
-        for file in pending:
-            file.commit()
-    except BaseException:
-        for file in pending:
-            file.discard()  # the renamed ones stay
-        raise
-    removed = []
-    for path in sorted(set(on_disk) - set(plan.paths)):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed.append(path)
-    record = {
-        "format": SETTINGS_FORMAT,
-        "version": SETTINGS_VERSION,
-        "sequence": name,
-        "files": [p.name for p in plan.paths],
-        "settings": plan.settings,
-        "options": options,
-    }
-    write_text(plan.settings_path, json.dumps(record, indent=2) + "\n", durable=True)
-    return removed
-
-
 # ---------------------------------------------------------------------- the conversion
 @dataclass
 class _Job:
     """A sequence in flight: one task per view, then its records to write."""
 
     seq: VideoSequence
-    plan: _Plan
+    plan: Plan
     on_disk: list[Path]  # its files found in the output before the run
     cancel: threading.Event | None
     tasks: list[Future[list[bytes]]] = field(default_factory=list)
@@ -467,17 +278,18 @@ def convert_videos(
 ) -> ConvertResult:
     """Convert every ``<seq>_view<k>.<ext>`` sequence under ``input_dir`` into records.
 
-    A sequence that cannot be converted (missing view, unreadable video, views whose
-    lengths differ by more than ``max_views_discrepancy`` frames) is recorded in
-    ``result.failed`` and the others go on; nothing of it is written, and its earlier
-    output, if any, is kept. ``expected_views``: the number of views every sequence
+    A sequence that cannot be converted (missing view, unreadable video, an ``OSError``
+    while reading one, views whose lengths differ by more than ``max_views_discrepancy``
+    frames) is recorded in ``result.failed`` and the others go on; nothing of it is
+    written, and its earlier output, if any, is kept. An ``OSError`` while writing (a full
+    disk) is raised, naming the file. Temporaries of killed conversions are removed first. ``expected_views``: the number of views every sequence
     must have; None infers it from the videos (all sequences must agree, else
     :class:`DataError` naming them); 0 accepts any number. ``rotate`` (degrees
     clockwise) applies to every video, or only to those whose path matches the regex
     ``rotate_if_matching``. ``workers`` videos are decoded and encoded at once (default:
     the number of CPUs), on ``parallel`` = ``"threads"`` or ``"processes"``. A sequence
-    whose outputs were made with the same settings is skipped unless ``overwrite``; one
-    made with other settings is converted again and its old files removed.
+    whose outputs were made with the same settings from the same videos is skipped unless
+    ``overwrite``; one made with other settings or from changed videos is converted again and its old files removed.
     ``on_sequence(name, status)`` is called once per sequence with status ``written``,
     ``skipped`` or ``failed``.
     """
@@ -517,7 +329,8 @@ def convert_videos(
     }
 
     result = ConvertResult()
-    on_disk = _existing_outputs(out_root, [seq.name for seq in sequences])
+    on_disk = existing_outputs(out_root, [seq.name for seq in sequences])
+    remove_killed_temporaries([out_root, *((out_root / seq.name).parent for seq in sequences)])
     bar = tqdm(total=0, unit="frame", desc="convert", disable=None if progress else True, dynamic_ncols=True)
 
     def report(name: str, status: str) -> None:
@@ -525,18 +338,19 @@ def convert_videos(
             on_sequence(name, status)
 
     def fail(name: str, exc: BaseException | str) -> None:
-        result.failed[name] = str(exc)
-        logger.error("%s: %s", name, exc)
+        result.failed[name] = _reason(exc)
+        logger.error("%s: %s", name, result.failed[name])
         report(name, "failed")
 
     def finish(job: _Job) -> None:
         seq = job.seq
         try:
             views = job.views(pool.poll)
-        except TimeContrastError as exc:
+        except (TimeContrastError, OSError) as exc:  # reading its videos: this sequence fails
             fail(seq.name, exc)
             return
-        removed = _write_outputs(seq.name, job.plan, views, job.on_disk, options)
+        # Writing: an OSError (a full disk, a read-only folder) stops the run.
+        removed = write_outputs(seq.name, job.plan, views, job.on_disk, options)
         result.frames_encoded += sum(len(v) for v in views)
         result.written.extend(job.plan.paths)
         result.removed.extend(removed)
@@ -555,10 +369,10 @@ def convert_videos(
                 plan = _plan(
                     seq, out_root, max_per_shard, resize_min_edge, rotate, rotate_re, max_views_discrepancy, quality
                 )
-            except TimeContrastError as exc:
+            except (TimeContrastError, OSError) as exc:  # probing or reading its videos
                 fail(seq.name, exc)
                 continue
-            reason = "--overwrite" if overwrite else _outdated_because(seq, plan, on_disk[seq.name])
+            reason = "--overwrite" if overwrite else outdated_because(seq, plan, on_disk[seq.name])
             if reason is None:
                 result.skipped.extend(plan.paths)
                 logger.info("%s: already converted with these settings, skipped (--overwrite rewrites it)", seq.name)
@@ -586,6 +400,13 @@ def convert_videos(
     return result
 
 
+def _reason(exc: BaseException | str) -> str:
+    """Why a sequence failed, in one line: an ``OSError`` as ``<file>: <cause>``."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{os.fsdecode(exc.filename)}: {exc.strerror or exc}"
+    return str(exc)
+
+
 def _plan(
     seq: VideoSequence,
     out_root: Path,
@@ -595,7 +416,7 @@ def _plan(
     rotate_re: re.Pattern[str] | None,
     max_views_discrepancy: int,
     quality: int,
-) -> _Plan:
+) -> Plan:
     """Shards, output paths, per-view resize and rotation, view 0's output frame size, and settings."""
     lengths = seq.view_lengths  # probes every video: an unreadable one fails here
     if max(lengths) - min(lengths) > max_views_discrepancy:
@@ -611,5 +432,5 @@ def _plan(
     frame_size = output_size(*resized[0], 0, rotations[0])  # what SequenceRecord.frame_size reads
     shards = shard_ranges(seq.name, seq.length, max_per_shard)
     paths = [out_root / f"{s.name}{RECORD_SUFFIX}" for s in shards]
-    settings = _output_settings(seq, shards, sizes, rotations, quality)
-    return _Plan(shards, paths, sizes, rotations, frame_size, settings, settings_path(out_root, seq.name))
+    settings = output_settings(seq, shards, sizes, rotations, quality)
+    return Plan(shards, paths, sizes, rotations, frame_size, settings, settings_path(out_root, seq.name))

@@ -11,6 +11,7 @@ afterwards.
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,8 +19,8 @@ from contextlib import contextmanager
 @contextmanager
 def sigint_blocked() -> Iterator[None]:
     """Block SIGINT in this thread for the block (processes started meanwhile inherit it)."""
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - platforms without it
-        yield
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread handles SIGINT
         return
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
