@@ -66,9 +66,13 @@ def name_error(exc: BaseException, path: str | os.PathLike, temporary: str | os.
     name = None if exc.filename is None else os.fsdecode(exc.filename)
     tmp = None if temporary is None else os.fspath(temporary)
     if name is None or name == tmp:
-        exc.filename, exc.filename2 = os.fspath(path), None
+        exc.filename = os.fspath(path)
     elif tmp is not None and name.startswith(tmp + os.sep):  # inside a temporary folder
-        exc.filename, exc.filename2 = os.path.join(os.fspath(path), name[len(tmp) + 1 :]), None
+        exc.filename = os.path.join(os.fspath(path), name[len(tmp) + 1 :])
+    else:
+        return
+    if exc.filename2 is not None:  # a rename's second path: the target, now named first
+        exc.filename2 = None
 
 
 class PendingFile:
