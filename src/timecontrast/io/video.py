@@ -133,10 +133,13 @@ class _H264Stream:
         self.num_frames += 1
         return seconds
 
-    def flush(self) -> None:
-        """Encode what the encoder still holds."""
-        for packet in self.stream.encode(None):
-            self.container.mux(packet)
+    def finish(self) -> None:
+        """Encode what the encoder still holds and close the container (also on failure)."""
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+        finally:
+            self.container.close()
 
 
 class VideoWriter:
@@ -188,10 +191,7 @@ class VideoWriter:
             return self.path
         self._closed = True
         try:
-            try:
-                self._stream.flush()
-            finally:
-                self._container.close()
+            self._stream.finish()
         except BaseException as exc:
             self._pending.discard()
             name_error(exc, self.path, self._pending.tmp)
@@ -318,10 +318,7 @@ class FragmentedVideoWriter:
             return self.path
         self._closed = True
         try:
-            try:
-                self._stream.flush()
-            finally:
-                self._container.close()
+            self._stream.finish()
         except av.FFmpegError as exc:
             raise VideoError(f"{self.path}: finishing failed ({_reason(exc)})") from None
         if self._sync_interval is not None:
