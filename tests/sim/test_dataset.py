@@ -151,3 +151,13 @@ def test_paper_setup_workers_write_the_same_bytes(tmp_path, capsys):
     assert not np.array_equal(seq.frame(0, 3), seq.frame(1, 3))
     assert main([*args.split(), "--cameras", "fixed", "--output_dir", str(tmp_path / "bad")]) == 2
     assert "1 cameras for 2 views" in capsys.readouterr().err
+    # --appearance default: DM Control's own look in every sequence (random: a new one each).
+    for look in ("default", "random"):
+        out = tmp_path / look
+        assert main([*args.split(), "--appearance", look, "--split", "train=2", "--output_dir", str(out)]) == 0
+        first, second = open_sequences(out / "train" / "records")
+        sky = [s.frame(0, 0)[:2].reshape(-1, 3).mean(0) for s in (first, second)]  # the top rows: sky
+        differ = np.abs(sky[0] - sky[1]).max()
+        assert (differ < 3) if look == "default" else (differ > 3), (look, sky)
+        assert json.loads((out / "dataset.json").read_text())["appearance"] == look
+    capsys.readouterr()

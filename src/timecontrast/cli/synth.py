@@ -22,7 +22,7 @@ import sys
 import time
 
 from timecontrast.sim.cameras import MAX_VIEWS
-from timecontrast.sim.generate import POLICIES
+from timecontrast.sim.generate import APPEARANCES, POLICIES
 from timecontrast.sim.worlds import DEFAULT_WORLD, WORLDS
 
 
@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the world model's own cameras, one per view, comma separated, instead of the randomised rig "
         "(cartpole: fixed,lookatcart, the DM Control defaults: a fixed front view and one following the cart)",
+    )
+    parser.add_argument(
+        "--appearance",
+        default="random",
+        choices=list(APPEARANCES),
+        help="random: a new look (colours, lights) per sequence; default: the model's own, as DM Control renders it",
     )
     parser.add_argument(
         "--workers",
@@ -93,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             height=args.height,
             cameras=[c.strip() for c in args.cameras.split(",") if c.strip()] if args.cameras else None,
             workers=args.workers if args.workers > 0 else (os.cpu_count() or 1),
+            appearance=args.appearance,
         )
     seconds = time.perf_counter() - start
     frames = total * args.length * args.views

@@ -29,6 +29,7 @@ class AppearanceRandomizer:
         self.model, self.renderer = model, renderer
         self.materials = [model.material(name).id for name in body_materials if _has(model.material, name)]
         self.textures = {}  # texture id -> (first byte, luminance [n] in [0, 1])
+        self.tex_original: dict[str, np.ndarray] = {}  # the model's own texture bytes, for restore()
         for name in ("grid", "skybox"):
             if not _has(model.texture, name):
                 continue
@@ -40,8 +41,11 @@ class AppearanceRandomizer:
             luminance = pixels.mean(axis=1)
             span = max(float(luminance.max() - luminance.min()), 1.0)
             self.textures[name] = (tex, start, channels, (luminance - luminance.min()) / span)
+            self.tex_original[name] = model.tex_data[start : start + size * channels].copy()
         self.light_pos = model.light_pos.copy()
         self.light_diffuse = model.light_diffuse.copy()
+        self.mat_rgba = model.mat_rgba.copy()
+        self.headlight = (model.vis.headlight.ambient.copy(), model.vis.headlight.diffuse.copy())
 
     def apply(self, rng: np.random.Generator) -> None:
         model = self.model
@@ -58,6 +62,18 @@ class AppearanceRandomizer:
         model.light_diffuse[:] = self.light_diffuse * rng.uniform(0.6, 1.3, size=(len(self.light_diffuse), 1))
         shift = rng.uniform(-1.0, 1.0, size=self.light_pos.shape) * np.array([1.0, 1.0, 0.0])
         model.light_pos[:] = self.light_pos + shift
+
+    def restore(self) -> None:
+        """Back to the model's own look (as loaded)."""
+        model = self.model
+        model.mat_rgba[:] = self.mat_rgba
+        for name, (tex, start, _channels, _) in self.textures.items():
+            model.tex_data[start : start + len(self.tex_original[name])] = self.tex_original[name]
+            self.renderer.upload_texture(tex)
+        model.vis.headlight.ambient[:] = self.headlight[0]
+        model.vis.headlight.diffuse[:] = self.headlight[1]
+        model.light_diffuse[:] = self.light_diffuse
+        model.light_pos[:] = self.light_pos
 
     def _recolour(self, name: str, low: np.ndarray, high: np.ndarray) -> None:
         tex, start, channels, luminance = self.textures[name]

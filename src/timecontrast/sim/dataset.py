@@ -36,7 +36,14 @@ from timecontrast.io.files import atomic_write, remove_stale_temporaries
 from timecontrast.io.jpeg import DEFAULT_QUALITY, encode_jpeg
 from timecontrast.io.video import VideoWriter
 from timecontrast.sim.cameras import check_views
-from timecontrast.sim.generate import SimSequence, WorldSimulator, check_request, sequence_name, sequence_rng
+from timecontrast.sim.generate import (
+    APPEARANCES,
+    SimSequence,
+    WorldSimulator,
+    check_request,
+    sequence_name,
+    sequence_rng,
+)
 from timecontrast.sim.gl import import_mujoco
 from timecontrast.sim.worlds import DEFAULT_WORLD, get_world
 
@@ -168,6 +175,7 @@ class _Job:
     cameras: list[str] | None
     jpeg_quality: int
     videos: bool
+    appearance: str = "random"
 
 
 _worker_simulator: WorldSimulator | None = None  # one per worker process
@@ -183,6 +191,7 @@ def _simulate_and_write(simulator: WorldSimulator, job: _Job, index: int, split:
         policy=job.policy,
         moving_camera=job.moving_camera,
         cameras=job.cameras,
+        appearance=job.appearance,
     )
     write_sequence(Path(job.output_dir) / split, seq, job.jpeg_quality, job.videos)
     world = simulator.world
@@ -254,6 +263,7 @@ def generate_dataset(
     height: int | None = None,
     cameras: Sequence[str] | None = None,
     workers: int = 1,
+    appearance: str = "random",
 ) -> dict[str, Any]:
     """Simulate ``sequences`` sequences of ``world`` and write them under ``output_dir``.
 
@@ -272,6 +282,8 @@ def generate_dataset(
     height = int(height if height is not None else size)
     for side in (width, height):
         check_request(length, side, fps, policy)
+    if appearance not in APPEARANCES:
+        raise ConfigError(f"unknown appearance {appearance!r}: choose one of {', '.join(APPEARANCES)}")
     if cameras is not None and len(cameras) != views:
         raise ConfigError(f"--cameras names {len(cameras)} cameras for {views} views; give one camera per view")
     if workers < 1:
@@ -294,7 +306,7 @@ def generate_dataset(
     }
     job = _Job(
         str(output_dir), world_obj.name, views, length, width, height, fps, seed, policy, moving_camera,
-        None if cameras is None else list(cameras), jpeg_quality, videos,
+        None if cameras is None else list(cameras), jpeg_quality, videos, appearance,
     )  # fmt: skip
     names: tuple[list[str], list[str]] | None = None
     for index, split, name, counts_of_seq, state_names in _run_jobs(job, plan, workers):
@@ -315,6 +327,7 @@ def generate_dataset(
         "height": height,
         "width": width,
         "cameras": None if cameras is None else list(cameras),
+        "appearance": appearance,
         "fps": float(fps),
         "length": length,
         "seed": seed,

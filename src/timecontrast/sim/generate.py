@@ -22,6 +22,7 @@ from timecontrast.sim.worlds import DEFAULT_WORLD, Controller, World, get_world
 logger = logging.getLogger(__name__)
 
 POLICIES = ("scripted", "random")
+APPEARANCES = ("random", "default")  # a new look per sequence, or the model's own (DM Control's)
 MAX_SIZE = 2048
 # Coordinates per joint type (mjtJoint: free, ball, slide, hinge) in qpos and in qvel.
 _QPOS_WIDTH = (7, 4, 1, 1)
@@ -141,12 +142,16 @@ class WorldSimulator:
         policy: str = "scripted",
         moving_camera: bool = False,
         cameras: Sequence[int | str] | None = None,
+        appearance: str = "random",
     ) -> SimSequence:
         """Simulate and render one sequence; every random choice comes from ``rng``.
 
         ``cameras`` names the model's own cameras (ids or names) to film with instead of
-        the world's rig; there must be ``views`` of them.
+        the world's rig; there must be ``views`` of them. ``appearance``: ``random`` (a new
+        look per sequence) or ``default`` (the model's own colours and lights).
         """
+        if appearance not in APPEARANCES:
+            raise ConfigError(f"unknown appearance {appearance!r}: choose one of {', '.join(APPEARANCES)}")
         check_request(length, self.height, self.fps, policy)
         check_views(views)
         mj, model, data, world = self._mujoco, self.model, self.data, self.world
@@ -161,7 +166,10 @@ class WorldSimulator:
         world.reset(model, data, rng_state)
         mj.mj_forward(model, data)
         controller = world.controller(policy, model, rng_policy, model.opt.timestep)
-        self.appearance.apply(rng_look)
+        if appearance == "random":
+            self.appearance.apply(rng_look)
+        else:
+            self.appearance.restore()
         placements = place_cameras(world.rig, views, rng_cameras, moving_camera)
         self._advance(controller, round(world.warmup_seconds * self.fps) * self.substeps)
 
