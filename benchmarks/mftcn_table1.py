@@ -7,7 +7,8 @@ cameras, 96x48 frames) with each lookback (frames embedded at once), then a regr
 gives the test MSE of each standardised variable. This script runs the whole experiment
 through the ordinary commands, one after the other, each resumable:
 
-1. ``tcn synth`` the data (``--policy random --cameras fixed,lookatcart --width 96 --height 48``);
+1. ``tcn synth`` the data (``--policy random --cameras fixed,lookatcart --appearance default
+   --width 96 --height 48``: DM Control's own cameras and look, as the paper had them);
 2. ``tcn train --config_paths table1.yaml,table1_lookback<K>.yaml`` for each lookback K;
 3. ``tcn probe --protocol paper`` on each run's last checkpoint;
 
@@ -107,19 +108,20 @@ def synthesise(scale: Scale, data: Path, workers: int) -> float:
     info_path = data / "dataset.json"
     if info_path.is_file():
         info = json.loads(info_path.read_text())
-        same = (info["length"], info["fps"], len(info["splits"]["train"]), len(info["splits"]["val"])) == (
-            scale.length,
-            scale.fps,
-            scale.train,
-            scale.val,
-        )
+        same = (
+            info["length"],
+            info["fps"],
+            len(info["splits"]["train"]),
+            len(info["splits"]["val"]),
+            info.get("appearance"),
+        ) == (scale.length, scale.fps, scale.train, scale.val, "default")
         if same:
             return 0.0
         raise SystemExit(f"{data} holds another dataset; remove it or choose another --outdir")
     start = time.perf_counter()
     checked(
         [
-            "synth", "--world", "cartpole", "--policy", "random", "--cameras", "fixed,lookatcart",
+            "synth", "--world", "cartpole", "--policy", "random", "--cameras", "fixed,lookatcart", "--appearance", "default",
             "--width", "96", "--height", "48", "--length", str(scale.length), "--fps", str(scale.fps),
             "--split", f"train={scale.train},val={scale.val}", "--workers", str(workers), "--output_dir", str(data),
         ]
