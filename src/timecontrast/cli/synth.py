@@ -9,9 +9,10 @@ Example::
 
     tcn synth --world cartpole --views 2 --sequences 20 --length 120 --size 128 \\
         --split train=16,val=4 --output_dir data/cartpole
-    # the multi-frame TCN paper's cart-pole data: random actions, the DM Control cameras, 96x48
-    tcn synth --world cartpole --policy random --cameras fixed,lookatcart --width 96 --height 48 \
-        --length 1000 --fps 100 --split train=160,val=20 --workers 0 --output_dir data/cartpole_paper
+    # the multi-frame TCN paper's cart-pole data: random actions, DM Control's cameras and look, 96x48
+    tcn synth --world cartpole --policy random --cameras fixed,lookatcart --appearance default \\
+        --width 96 --height 48 --length 1000 --fps 100 --split train=160,val=20 --workers 0 \\
+        --output_dir data/cartpole_paper
 """
 
 from __future__ import annotations
