@@ -9,7 +9,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -88,7 +87,6 @@ def test_temporaries_of_a_killed_run_are_removed_and_results_are_readable_by_oth
     ]
     for path in leftovers:
         path.write_bytes(b"partial")
-    time.sleep(0.01)
     assert main(["train", "--logdir", str(logdir), *overrides]) == 0  # resumes 2 -> 4, rewriting metrics.jsonl
     assert not any(p.exists() for p in leftovers)
     for path in (list_checkpoints(logdir)[-1][1], logdir / FINAL_CONFIG_NAME, logdir / METRICS_NAME):
