@@ -8,7 +8,11 @@ Prints two tables:
   Wall-clock frames/s depend on what else runs on the machine; frames per CPU-second
   (all threads of the process, Mesa's included) are the load-independent measure;
 - the wall time of the demo dataset (cartpole, 2 views, 20 train + 6 val sequences of
-  100 frames at 96x96: render, JPEG, records, labeled records, state files).
+  100 frames at 96x96: render, JPEG, records, labeled records, state files);
+- the Table I recipe (``--policy random --cameras fixed,lookatcart --appearance default``,
+  96x48) written with 1 worker process and with one per core, and with twice the episodes:
+  frames/s against one process, and the peak memory of the main process and of the largest
+  worker (flat in the number of frames: each sequence is written as soon as it is done).
 
 Example::
 
@@ -19,7 +23,10 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -34,6 +41,30 @@ def frames_per_second(world: str, views: int, length: int, **options: bool) -> s
         sim.simulate("timed", length, sequence_rng(0, 1), views=views)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return f"{views * length / wall:.0f} / {views * length / cpu:.0f}"
+
+
+_RECIPE = """
+import json, resource, sys, time
+from timecontrast.sim import generate_dataset
+out, episodes, length, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+start = time.perf_counter()
+generate_dataset(out, "cartpole", views=2, splits={"train": episodes}, length=length, width=96, height=48,
+                 fps=50.0, policy="random", cameras=["fixed", "lookatcart"], appearance="default", workers=workers)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds,
+                  "main_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def recipe_run(episodes: int, length: int, workers: int) -> dict[str, float]:
+    """Write the Table I recipe in a fresh process; its wall seconds and peak RSS (MiB)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            [sys.executable, "-c", _RECIPE, tmp, str(episodes), str(length), str(workers)],
+            check=True, capture_output=True, text=True,
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -71,7 +102,26 @@ def main() -> int:
     print("|---|---|---:|---:|---:|")
     print(f"| {train} train + {val} val | {frames} x {size}px | {seconds:.1f} | {cpu:.1f} | {total / seconds:.0f} |")
     print()
-    print(f"Load average while measuring: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores).")
+    cores = os.cpu_count() or 1
+    episodes, length = (4, 100) if args.quick else (8, 500)
+    print(f"Table I recipe (cartpole, random actions, cameras fixed + lookatcart, 96x48, {length} frames per episode).")
+    print()
+    print("| episodes | frames | workers | wall seconds | frames/s | vs 1 worker | peak RSS main / largest worker |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    single = None
+    for count, workers in ((episodes, 1), (episodes, cores), (2 * episodes, cores)):
+        result = recipe_run(count, length, workers)
+        frames = count * length * 2
+        rate = frames / result["seconds"]
+        if workers == 1:
+            single = rate
+        worker = f"{result['worker_mib']:.0f} MiB" if workers > 1 else "-"
+        print(
+            f"| {count} | {frames} | {workers} | {result['seconds']:.1f} | {rate:.0f} | "
+            f"{rate / single:.2f}x | {result['main_mib']:.0f} MiB / {worker} |"
+        )
+    print()
+    print(f"Load average while measuring: {os.getloadavg()[0]:.1f} (on {cores} cores).")
     return 0
 
 
