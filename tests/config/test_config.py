@@ -49,11 +49,11 @@ def test_hash_separator_of_the_original(tmp_path):
 
 
 def test_unknown_key_suggests_closest_and_names_file(tmp_path):
-    bad = write(tmp_path, "pouring.yaml", "inception_conv_ss_fc:\n  finetune_inception: false\n")
+    bad = write(tmp_path, "pouring.yaml", "inception_conv_ss_fc:\n  finetunes: false\n")
     with pytest.raises(ConfigError) as err:
         load_config(bad)
     msg = str(err.value)
-    assert "pouring.yaml" in msg and "finetune_inception" in msg and "'inception_conv_ss_fc.finetune'" in msg
+    assert "pouring.yaml" in msg and "finetunes" in msg and "'inception_conv_ss_fc.finetune'" in msg
 
 
 def test_duplicate_key_in_one_file_is_an_error(tmp_path):
@@ -70,12 +70,9 @@ def test_wrong_type_names_file_and_key(tmp_path):
         load_config(overrides=["data=3"])
 
 
-def test_invalid_choice_and_retired_key(tmp_path):
+def test_invalid_choice(tmp_path):
     with pytest.raises(ConfigError, match="training_strategy.*mvtcn"):
         load_config(overrides=["training_strategy=mvtnc"])
-    old = write(tmp_path, "old.yaml", "use_tpu: false\n")
-    with pytest.raises(ConfigError, match="old.yaml.*use_tpu.*original release"):
-        load_config(old)
 
 
 def test_missing_file_and_bad_yaml(tmp_path):

@@ -13,8 +13,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--config_paths",
         default="",
         help="YAML config files applied left to right, comma separated; shipped configs by bare name "
-        "(default.yaml, demo.yaml, demo_mftcn.yaml, pouring.yaml); a logdir's final_training_config.yaml "
-        "alone rebuilds a run",
+        "(default.yaml, demo.yaml, demo_mftcn.yaml, pouring.yaml; and the original release's tcn_default.yml, "
+        "pouring.yml, test_estimator.yml); a logdir's final_training_config.yaml alone rebuilds a run. Configs "
+        "of the original release load as they are: its keys with no effect here are ignored and renamed ones "
+        "mapped, each with a warning (docs/training.md)",
     )
     parser.add_argument("--model_params", default="", help="a YAML string merged after the files")
     parser.add_argument(

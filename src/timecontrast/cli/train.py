@@ -13,6 +13,7 @@ Example:
     tcn train --config_paths demo.yaml --logdir runs/demo \\
         data.training=demo_data/train/records learning.max_step=2000
     tcn train --logdir runs/demo learning.max_step=4000        # resume and train further
+    tcn train --config_paths tcn_default.yml,pouring.yml --logdir runs/pouring  # the original's configs
     torchrun --nproc_per_node=2 -m timecontrast train --config_paths my.yaml --logdir runs/ddp
 """
 

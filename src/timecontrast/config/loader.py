@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,13 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from timecontrast.config.schema import RETIRED_KEYS, TCNConfig
+from timecontrast.config.original import (
+    OriginalKey,
+    original_keys_under,
+    translate_original_keys,
+    warn_original_keys,
+)
+from timecontrast.config.schema import TCNConfig
 from timecontrast.errors import ConfigError
 from timecontrast.io.files import write_text
 
@@ -101,13 +107,14 @@ def _check_keys(data: Mapping[str, Any], schema: Mapping[str, Any], source: str,
         if not isinstance(key, str):
             raise ConfigError(f"{source}: key {key!r} under '{prefix or '<top>'}' must be a string")
         if key not in schema:
-            if dotted in RETIRED_KEYS:
-                raise ConfigError(
-                    f"{source}: '{dotted}' is a key of the original release that timecontrast does not use "
-                    f"({RETIRED_KEYS[dotted]}); remove it"
-                )
-            close = difflib.get_close_matches(key, list(schema), n=1, cutoff=0.5)
-            hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; valid keys here: {', '.join(schema)}"
+            original = original_keys_under(prefix)
+            close = difflib.get_close_matches(key, [*schema, *original], n=1, cutoff=0.5)
+            if close and close[0] in original:
+                hint = f"; did you mean '{prefix}{close[0]}' (a key of the original release)?"
+            elif close:
+                hint = f"; did you mean '{prefix}{close[0]}'?"
+            else:
+                hint = f"; valid keys here: {', '.join(schema)}"
             raise ConfigError(f"{source}: unknown config key '{dotted}'{hint}")
         sub = schema[key]
         if sub is not None:
@@ -116,8 +123,23 @@ def _check_keys(data: Mapping[str, Any], schema: Mapping[str, Any], source: str,
             _check_keys(value, sub, source, prefix=f"{dotted}.")
 
 
-def _merge(base: DictConfig, data: Mapping[str, Any], source: str) -> DictConfig:
+def check_keys(data: Mapping[str, Any], source: str) -> None:
+    """Raise :class:`ConfigError` naming ``source`` and the closest valid key for an unknown key."""
     _check_keys(data, _schema_keys(), source)
+
+
+def translate(data: Mapping[str, Any], source: str, done: list[OriginalKey]) -> dict[str, Any]:
+    """``data`` with the original release's keys rewritten (see ``config/original.py``).
+
+    What was ignored or mapped is appended to ``done`` for :func:`warn_original_keys`.
+    """
+    out, changes = translate_original_keys(data, source)
+    done.extend(changes)
+    return out
+
+
+def _merge(base: DictConfig, data: Mapping[str, Any], source: str) -> DictConfig:
+    check_keys(data, source)
     try:
         return OmegaConf.merge(base, data)  # type: ignore[return-value]
     except OmegaConfBaseException as exc:
@@ -193,11 +215,14 @@ def default_config() -> DictConfig:
 
 
 PACKAGE_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+# Reconstructions of the original release's tcn_default.yml, pouring.yml and test_estimator.yml.
+ORIGINAL_CONFIGS = PACKAGE_CONFIGS / "original"
 
 
 def packaged_configs() -> list[str]:
-    """Names of the configs shipped in the package (``demo.yaml``, ``pouring.yaml``, ...)."""
-    return sorted(p.name for p in PACKAGE_CONFIGS.glob("*.yaml"))
+    """Names of the configs shipped in the package (``demo.yaml``, ..., the original's ``pouring.yml``, ...)."""
+    ours = sorted(p.name for p in PACKAGE_CONFIGS.glob("*.yaml"))
+    return ours + sorted(p.name for p in ORIGINAL_CONFIGS.glob("*.yml"))
 
 
 def read_config_text(path: Path) -> str:
@@ -216,19 +241,31 @@ def read_config_text(path: Path) -> str:
         ) from None
 
 
+def _packaged_candidates(name: str) -> list[Path]:
+    """Where a bare name may be shipped: the name as given first, then with the other suffix."""
+    stem, suffix = os.path.splitext(name)
+    if suffix in (".yaml", ".yml"):
+        names = [name, stem + (".yml" if suffix == ".yaml" else ".yaml")]
+    else:
+        names = [name + ".yaml", name + ".yml"]
+    return [folder / n for n in names for folder in (PACKAGE_CONFIGS, ORIGINAL_CONFIGS)]
+
+
 def resolve_config_path(path: str | os.PathLike) -> Path:
     """A config file: the path as given when it exists, else a bare name of a packaged config.
 
-    ``demo.yaml`` (or ``demo``) finds ``timecontrast/configs/demo.yaml`` from any directory;
-    a file of that name in the current directory comes first.
+    ``demo.yaml`` (or ``demo``, or ``demo.yml``) finds ``timecontrast/configs/demo.yaml`` from
+    any directory, and ``tcn_default.yml`` / ``pouring.yml`` / ``test_estimator.yml`` the
+    reconstructions of the original release's configs (``pouring`` and ``pouring.yaml`` are
+    this project's); a file of that name in the current directory comes first.
     """
     p = Path(path).expanduser()
     if p.is_file():
         return p
     if p.parent == Path("."):
-        name = p.name if p.suffix in (".yaml", ".yml") else p.name + ".yaml"
-        if (PACKAGE_CONFIGS / name).is_file():
-            return PACKAGE_CONFIGS / name
+        for candidate in _packaged_candidates(p.name):
+            if candidate.is_file():
+                return candidate
     raise ConfigError(
         f"config file '{path}' does not exist; check --config_paths (packaged configs, usable by name: "
         f"{', '.join(packaged_configs())})"
@@ -256,16 +293,47 @@ def load_config(
     and dict access (``cfg['learning']``). Raises :class:`ConfigError` naming the file.
     """
     cfg = default_config()
-    for path in split_config_paths(config_paths):
-        p = resolve_config_path(path)
-        cfg = _merge(cfg, load_config_file(p), str(p))
-    if model_params:
-        data = parse_yaml(model_params, "--model_params") if isinstance(model_params, str) else dict(model_params)
-        cfg = _merge(cfg, data, "--model_params")
-    for item in overrides:
-        cfg = _merge(cfg, parse_override(item), f"command line override '{item}'")
+    done: list[OriginalKey] = []
+    for source, data in _user_sources(config_paths, model_params, overrides):
+        cfg = _merge(cfg, translate(data, source, done), source)
+    warn_original_keys(done)
     validate(cfg)
     return cfg
+
+
+def _user_sources(
+    config_paths: str | Sequence[str] | None, model_params: str | Mapping[str, Any] | None, overrides: Iterable[str]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(source name, keys)`` of each file, ``--model_params`` and override, in the order they apply."""
+    for path in split_config_paths(config_paths):
+        p = resolve_config_path(path)
+        yield str(p), load_config_file(p)
+    if model_params:
+        data = parse_yaml(model_params, "--model_params") if isinstance(model_params, str) else dict(model_params)
+        yield "--model_params", data
+    for item in overrides:
+        yield f"command line override '{item}'", parse_override(item)
+
+
+def load_user_settings(
+    config_paths: str | Sequence[str] | None = None,
+    model_params: str | Mapping[str, Any] | None = None,
+    overrides: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Only the keys the user's files, ``--model_params`` and overrides set, merged in order.
+
+    As :func:`load_config` without the defaults (to apply over a checkpoint's config): the
+    original release's keys are mapped or ignored with warnings; an unknown key is an error.
+    """
+    done: list[OriginalKey] = []
+    parts = []
+    for source, data in _user_sources(config_paths, model_params, overrides):
+        data = translate(data, source, done)
+        check_keys(data, source)
+        parts.append(OmegaConf.create(data))
+    warn_original_keys(done)
+    merged = OmegaConf.merge(*parts) if parts else OmegaConf.create({})
+    return OmegaConf.to_container(merged)  # type: ignore[return-value]
 
 
 def save_config(cfg: DictConfig, logdir: str | os.PathLike) -> Path:

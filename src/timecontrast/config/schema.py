@@ -2,7 +2,8 @@
 
 Key names and defaults follow the original TensorFlow release (``tcn_default.yml``)
 where a key existed there; keys it lacked or left unused are documented in
-``configs/default.yaml``. Only the factories (``build_*`` functions) and the command
+``configs/default.yaml``; the original's keys that have no place here, or another name,
+are mapped in ``config/original.py``. Only the factories (``build_*`` functions) and the command
 line read this tree; library classes take plain typed arguments.
 """
 
@@ -200,21 +201,3 @@ class TCNConfig:
     val: ValConfig = field(default_factory=ValConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
-
-
-# Keys of the original release that timecontrast deliberately does not have, with why.
-RETIRED_KEYS: dict[str, str] = {
-    "use_tpu": "TPUs are not supported; use runtime.device",
-    "tpu": "TPUs are not supported; use runtime.device",
-    "clustering_loss": "the original never implemented this loss",
-    "lifted_struct": "the original never implemented this loss",
-    "contrastive": "the original never implemented this loss",
-    "data.num_parallel_calls": "use data.num_workers",
-    "data.sequence_prefetch_size": "prefetching is handled by the DataLoader",
-    "data.batch_prefetch_size": "prefetching is handled by the DataLoader",
-    "data.eval_batch_size": "the original never used it; validation uses data.batch_size",
-    "data.raw_height": "frame sizes are read from the records",
-    "data.raw_width": "frame sizes are read from the records",
-    "logging.checkpoint.secs": "checkpoints are saved by step (save_checkpoints_steps)",
-    "logging.summary.save_summaries_secs": "summaries are written by step (save_summaries_steps)",
-}

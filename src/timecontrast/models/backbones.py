@@ -7,12 +7,15 @@ normalisation it expects. Trunk modules keep torchvision's parameter names (``Mi
 Weights: ``pretrained='imagenet'`` takes torchvision's pretrained weights (ImageNet for
 the image networks, Kinetics-400 for the video networks) through its weights API, which
 downloads once into the torch hub cache; ``pretrained_checkpoint`` loads a local state_dict file. Without
-either the trunk is randomly initialised.
+either the trunk is randomly initialised. A TensorFlow ``pretrained_checkpoint`` (the original
+release's TF-slim ``inception_v3.ckpt`` / ``resnet_v2_50.ckpt``) cannot be read: torchvision's
+weights for the same trunk are used instead, with a warning.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,6 +100,28 @@ def download_weights(weights: torchvision.models.WeightsEnum) -> dict[str, Tenso
         ) from None
 
 
+# TensorFlow checkpoints: name.ckpt, name.ckpt-<step>, and the .index/.meta/.data-* files of one.
+_TF_CHECKPOINT_NAME = re.compile(r"\.ckpt(-\d+)?(\.index|\.meta|\.data-\d+-of-\d+)?$")
+_TORCH_SAVE_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip format; its legacy pickle format
+
+
+def is_tensorflow_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` names a TensorFlow checkpoint, such as the original release's TF-slim
+    ``pretrained_checkpoints/inception/inception_v3.ckpt``, rather than a ``torch.save`` file.
+
+    True for ``*.ckpt`` / ``*.ckpt-<step>`` names (and their ``.index``/``.meta``/``.data-*``
+    files) and for a prefix with an ``.index`` file beside it, unless the file exists and is a
+    ``torch.save`` file (PyTorch Lightning names its checkpoints ``.ckpt`` too).
+    """
+    p = Path(path).expanduser()
+    if not (_TF_CHECKPOINT_NAME.search(p.name) or p.with_name(p.name + ".index").is_file()):
+        return False
+    if p.is_file():
+        with open(p, "rb") as fh:
+            return not fh.read(4).startswith(_TORCH_SAVE_MAGIC)
+    return True
+
+
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """A state_dict from a ``torch.save`` file: a plain state_dict, an embedder's, or a checkpoint's.
 
@@ -104,6 +129,11 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     only the ``trunk.*`` entries are used, with that prefix removed.
     """
     path = Path(path).expanduser()
+    if is_tensorflow_checkpoint(path):
+        raise CheckpointError(
+            f"pretrained_checkpoint '{path}' is a TensorFlow checkpoint, which cannot be read here (there is no "
+            "TensorFlow); give a state_dict saved with torch.save(model.state_dict(), path)"
+        )
     if not path.is_file():
         raise CheckpointError(f"pretrained_checkpoint '{path}' does not exist; give the path of a state_dict file")
     try:
@@ -169,6 +199,33 @@ def _check_pretrained(pretrained: str, pretrained_checkpoint: str | Path | None)
         )
 
 
+def _replace_tensorflow_checkpoint(
+    pretrained: str, pretrained_checkpoint: str | Path | None, weights: torchvision.models.WeightsEnum
+) -> tuple[str, str | Path | None, str]:
+    """A TensorFlow ``pretrained_checkpoint`` (as the original release's configs name) cannot be
+    read: warn and take torchvision's ``weights`` for the same trunk instead.
+
+    Returns ``(pretrained, pretrained_checkpoint, why)``, ``why`` saying what was replaced ('' if nothing).
+    """
+    if not pretrained_checkpoint or not is_tensorflow_checkpoint(pretrained_checkpoint):
+        return pretrained, pretrained_checkpoint, ""
+    why = f"pretrained_checkpoint '{pretrained_checkpoint}' is a TensorFlow checkpoint, which cannot be read here"
+    if pretrained != "none":
+        logger.warning("%s; ignored: pretrained: %s already gives torchvision's %s weights", why, pretrained, weights)
+        return pretrained, None, why
+    version = (
+        " (torchvision's ResNets are v1; the original's TF-slim ResNet was v2)" if "ResNet" in str(weights) else ""
+    )
+    logger.warning(
+        "%s; using torchvision's %s weights for the same trunk instead%s. Set pretrained: imagenet and "
+        "pretrained_checkpoint: '' to say so and silence this warning",
+        why,
+        weights,
+        version,
+    )
+    return "imagenet", None, why
+
+
 def _cut(
     full: nn.Module,
     names: Sequence[str],
@@ -177,9 +234,18 @@ def _cut(
     pretrained_checkpoint: str | Path | None,
 ) -> tuple[nn.Sequential, bool]:
     """Load weights into ``full`` (or its kept part) and keep its children ``names`` in order."""
+    pretrained, pretrained_checkpoint, replaced = _replace_tensorflow_checkpoint(
+        pretrained, pretrained_checkpoint, weights
+    )
     _check_pretrained(pretrained, pretrained_checkpoint)
     if pretrained != "none":
-        full.load_state_dict(download_weights(weights), strict=True)
+        try:
+            state = download_weights(weights)
+        except DependencyError as exc:
+            if not replaced:
+                raise
+            raise DependencyError(f"{replaced}, and its replacement failed: {exc}") from None
+        full.load_state_dict(state, strict=True)
     children = dict(full.named_children())
     trunk = nn.Sequential(OrderedDict((name, children[name]) for name in names))
     if pretrained_checkpoint:
