@@ -41,6 +41,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from timecontrast.data import layout
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "mftcn_table1.json"
 REPRODUCTION = ROOT / "docs" / "reproduction.md"
@@ -105,7 +107,7 @@ def checked(argv: list[str]) -> str:
 
 def synthesise(scale: Scale, data: Path, workers: int) -> float:
     """The dataset (kept when it is already there with the same settings); seconds spent."""
-    info_path = data / "dataset.json"
+    info_path = layout.dataset_info_path(data)
     if info_path.is_file():
         info = json.loads(info_path.read_text())
         same = (
@@ -133,8 +135,8 @@ def train_and_probe(scale: Scale, lookback: int, data: Path, outdir: Path, devic
     """Train one lookback (resuming a run already there) and probe it; the row of the table."""
     logdir = outdir / f"lookback{lookback}"
     overrides = [
-        f"data.training={data / 'train' / 'records'}",
-        f"data.validation={data / 'val' / 'records'}",
+        f"data.training={layout.records_dir(data, 'train')}",
+        f"data.validation={layout.records_dir(data, 'val')}",
         *scale.extra,
     ]
     start = time.perf_counter()

@@ -62,7 +62,9 @@ def recipe_run(episodes: int, length: int, workers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
             [sys.executable, "-c", _RECIPE, tmp, str(episodes), str(length), str(workers)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from timecontrast.viz.imitation import EmbeddedSequence, match_pair, nearest_neighbours, plan_imitations
+from timecontrast.data.sequence import EmbeddedSequence
+from timecontrast.viz.imitation import plan_imitations
+from timecontrast.viz.matching import match_pair, nearest_neighbours
 from timecontrast.viz.panels import ImitationRenderer, write_imitation_video
 from timecontrast.viz.plots import pca_2d, tsne_2d, write_embedding_plots
 from timecontrast.viz.projector import sample_frames, sample_thumbnails, write_projector

@@ -1,4 +1,4 @@
-"""The Embedder: three inference modes agree, clips at sequence starts, input checks."""
+"""The Embedder: three embedding modes agree, clips at sequence starts, input checks."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ MULTI = [
 def _save(logdir, cfg, step: int, seed: int):
     torch.manual_seed(seed)
     model = build_embedder(cfg)
-    state = {"model": model.state_dict(), "optimizer": None, "scheduler": None, "step": step, "rng": None}
+    state = {"model": model.state_dict(), "optimizer": None, "grad_scaler": {}, "step": step, "rng": None}
     return save_checkpoint(logdir, {**state, "config": config_to_dict(cfg)}), model
 
 
@@ -67,14 +67,12 @@ def test_three_modes_give_the_same_embeddings(toy_dataset, tmp_path):
         out = list(emb.embed_loader(batches))
         assert out[1]["timesteps"].tolist() == list(range(10, seq.length))
         np.testing.assert_allclose(np.concatenate([b["embeddings"] for b in out]), images, atol=1e-5)
-        # inference() dispatches on the input type.
-        np.testing.assert_allclose(emb.inference(frames), images, atol=1e-5)
-        np.testing.assert_allclose(next(emb.inference(batches))["embeddings"], images[:10], atol=1e-5)
-        np.testing.assert_allclose(
-            emb.inference(lambda b=batches: iter(b)).__next__()["embeddings"], images[:10], atol=1e-5
-        )
-    first = next(emb.inference(str(seq.path)))
+    # One record file as a plain string path, and a list of sequence objects.
+    first = next(emb.embed_sequences(str(seq.path)))
+    assert first.name == seq.name and first.views == (0, 1)
     np.testing.assert_allclose(first.embeddings, item.embeddings, atol=1e-5)
+    again = next(emb.embed_sequences([seq], num_views=1))
+    np.testing.assert_allclose(again.embeddings, item.embeddings[:1], atol=1e-5)
 
     # The checkpoint's weights were loaded: the in-memory model gives the same numbers.
     direct = model.eval()(emb.transform(seq.frames(0, range(4)))).detach().numpy()
@@ -114,8 +112,10 @@ def test_image_inputs_are_checked(toy_dataset):
         emb.embed_images(frames.astype(np.int32))
     with pytest.raises(DataError, match="shape"):
         emb.embed_images(frames[..., :2])
-    with pytest.raises(DataError, match="cannot embed"):
-        emb.inference(42)
+    with pytest.raises(DataError, match="numpy array"):
+        emb.embed_images(42)
+    with pytest.raises(DataError, match="dict batches with an 'images' entry"):
+        next(emb.embed_loader([frames]))  # a bare array is not a batch
 
 
 def test_untrained_is_seeded_and_leaves_global_rng_alone():

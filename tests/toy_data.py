@@ -56,6 +56,7 @@ def make_toy_dataset(
     root: Path, splits: dict[str, int], length: int = 24, views: int = 2, size: int = 32, seed: int = 0
 ) -> Path:
     """Write ``root/<split>/records`` and ``root/<split>/labeled`` in the synth layout."""
+    from timecontrast.data import layout
     from timecontrast.data.labeled import LabeledFrame, write_labeled_records
     from timecontrast.data.records import write_sequence_record
     from timecontrast.io.jpeg import encode_jpeg
@@ -70,7 +71,7 @@ def make_toy_dataset(
             jpegs = [
                 [encode_jpeg(render_toy_view(float(x[t]), view, size)) for t in range(length)] for view in range(views)
             ]
-            write_sequence_record(root / split / "records" / f"{name}.tfrecord", name, jpegs)
+            write_sequence_record(layout.record_path(root, split, name), name, jpegs)
             labels = {"side": (x > 0).astype(np.int64), "moving_right": (v > 0).astype(np.int64)}
             frames = [
                 LabeledFrame(
@@ -81,6 +82,6 @@ def make_toy_dataset(
                 )
                 for t in range(length)
             ]
-            write_labeled_records(root / split / "labeled" / f"{name}.tfrecord", frames)
+            write_labeled_records(layout.labeled_path(root, split, name), frames)
             np.savez(root / split / f"{name}.toystate.npz", position=x[:, None], velocity=v[:, None])
     return root

@@ -1,18 +1,24 @@
 """The Embedder: a trained model you can call on images, sequence records and loaders.
 
 The original release offered three inference modes through ``estimator.inference``;
-they are three methods here, with ``inference(x)`` dispatching on the input type:
+they are three methods here:
 
 - ``embed_images(frames)``: ``[N, H, W, 3]`` / ``[H, W, 3]`` uint8 (or float in [0, 1])
   -> ``[N, D]`` float32, with the evaluation preprocessing (mode 3, e.g. a live stream);
-- ``embed_sequences(records)``: per multi-view sequence, ``embeddings [V, T, D]``, its
-  name and the sequence object for the raw frames (mode 2);
+- ``embed_sequences(records)``: per multi-view sequence, an
+  :class:`~timecontrast.data.sequence.EmbeddedSequence` (``embeddings [V, T, D]``, its
+  name and the sequence object for the raw frames) (mode 2);
 - ``embed_loader(batches)``: per dict batch, ``{"embeddings": [B, D], **metadata}`` (mode 1).
 
 Multi-frame (mfTCN) models embed the clip ending at each timestep (``clip_indices``:
 ``t - (K-1)*stride .. t``, clamped at the first frame). Everything runs without
 gradients, in eval mode, on CPU or GPU, ``data.embed_batch_size`` frames per forward pass;
 a sequence is read and preprocessed in chunks, each frame decoded once per view.
+
+The networks come from :mod:`timecontrast.models` (a checkpoint's network:
+:func:`~timecontrast.models.load_trained_model`; the baselines:
+:func:`~timecontrast.models.build_untrained_embedder`,
+:func:`~timecontrast.models.build_pretrained_trunk`); this module only runs them.
 
 Example::
 
@@ -25,126 +31,31 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
-from timecontrast.config import config_from_dict
 from timecontrast.data.records import SequenceRecord, open_sequences
 from timecontrast.data.samplers import clip_indices
-from timecontrast.data.sequence import MultiViewSequence
+from timecontrast.data.sequence import EmbeddedSequence, MultiViewSequence
 from timecontrast.data.transforms import EvalTransform, eval_transform_for
-from timecontrast.errors import CheckpointError, ConfigError, DataError, DependencyError
-from timecontrast.models import build_embedder, list_checkpoints, load_checkpoint, load_model_state
-
-log = logging.getLogger(__name__)
-
-# Config sections whose trunk weights come from outside (torchvision or a local file).
-_PRETRAINED_SECTIONS = ("inception_conv_ss_fc", "resnet", "small_conv", "multi_frame")
-
-
-class SequenceEmbeddings(NamedTuple):
-    """One embedded sequence: ``embeddings [V, T, D]`` float32, its ``name``, and the
-    ``sequence`` itself (``sequence.frame(view, t)`` gives the raw frames)."""
-
-    embeddings: np.ndarray
-    name: str
-    sequence: MultiViewSequence
-
-
-def resolve_device(device: str | torch.device | None, cfg: DictConfig | None = None) -> torch.device:
-    """``device``, else ``runtime.device`` of ``cfg`` ("auto": CUDA when available, else CPU).
-
-    An explicit CUDA ``device`` without CUDA is an error; a CUDA ``runtime.device`` from a
-    config (e.g. of a run trained elsewhere) falls back to the CPU with a warning.
-    """
-    name = str(device) if device is not None else (str(cfg.runtime.device) if cfg is not None else "auto")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device '{name}' is not a torch device; use cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        if device is not None:
-            raise DependencyError(f"device '{name}' was asked for but CUDA is not available; use --device cpu")
-        log.warning("runtime.device is '%s' but CUDA is not available; embedding on the CPU", name)
-        return torch.device("cpu")
-    return dev
-
-
-def _without_pretrained(cfg: DictConfig) -> DictConfig:
-    """A copy of ``cfg`` whose trunks start random: the weights come from elsewhere (a checkpoint)."""
-    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    for section in _PRETRAINED_SECTIONS:
-        if "pretrained" in out[section]:
-            out[section].pretrained = "none"
-        out[section].pretrained_checkpoint = ""
-    return config_from_dict(OmegaConf.to_container(out), "config")  # type: ignore[arg-type]
-
-
-@contextlib.contextmanager
-def _quiet(logger_name: str, level: int = logging.ERROR):
-    """Silence a logger for a moment (the "frozen trunk has random weights" warning
-    is wrong when the weights are about to be loaded from a checkpoint)."""
-    logger = logging.getLogger(logger_name)
-    old = logger.level
-    logger.setLevel(level)
-    try:
-        yield
-    finally:
-        logger.setLevel(old)
-
-
-def _build_random(cfg: DictConfig, seed: int | None) -> nn.Module:
-    """Build the model of ``cfg`` with random trunk weights (initialised from ``seed`` if given)."""
-    with _quiet("timecontrast.models.embedders"), torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
-        return build_embedder(_without_pretrained(cfg))
-
-
-def _is_sequence(x: Any) -> bool:
-    """Duck-typed MultiViewSequence check on the class (``isinstance`` against the runtime
-    protocol would evaluate properties such as ``state``, which loads a file)."""
-    return all(hasattr(type(x), a) for a in ("frame", "frames", "num_views", "length"))
-
-
-class PooledTrunk(nn.Module):
-    """A pretrained trunk alone, globally average-pooled: the "ImageNet features" baseline.
-
-    Has the embedder attributes (``input_size``, ``mean``, ``std``, ``num_frames`` = 1,
-    ``frame_stride``, ``embedding_size`` = the trunk's channels).
-    """
-
-    def __init__(self, trunk, input_size: tuple[int, int]) -> None:
-        super().__init__()
-        self.trunk = trunk.module
-        self.mean, self.std = tuple(trunk.mean), tuple(trunk.std)
-        self.input_size = tuple(input_size)
-        self.num_frames, self.frame_stride = 1, 1
-        self.embedding_size = int(trunk.out_channels)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.trunk(images).mean(dim=(2, 3))  # [B, C, h, w] -> [B, C]
+from timecontrast.devices import resolve_device
+from timecontrast.errors import ConfigError, DataError
+from timecontrast.models import build_pretrained_trunk, build_untrained_embedder, load_trained_model
 
 
 class Embedder:
     """An embedding model in eval mode with its evaluation preprocessing.
 
     ``Embedder(model, cfg)`` wraps an in-memory model (``cfg`` gives the preprocessing:
-    ``data.height``/``width``, ``data.preprocessing.eval_cropping``, and the batch size
-    ``data.embed_batch_size``). Build one with :meth:`from_checkpoint`, :meth:`untrained`
-    or :meth:`pretrained_trunk`.
+    ``data.height``/``width``, ``data.preprocessing.eval_cropping``, the batch size
+    ``data.embed_batch_size`` and, when ``device`` is None, ``runtime.device``). Build one
+    with :meth:`from_checkpoint`, :meth:`untrained` or :meth:`pretrained_trunk`.
     """
 
     def __init__(
@@ -158,7 +69,8 @@ class Embedder:
         source: str = "model",
     ) -> None:
         self.cfg = cfg
-        self.device = resolve_device(device, cfg)
+        # A CUDA runtime.device of a run trained elsewhere falls back to the CPU with a warning.
+        self.device = resolve_device(device, cfg.runtime.device, fall_back_to_cpu=True)
         self.model = model.to(self.device).eval()
         self.transform: EvalTransform = eval_transform_for(cfg, model)
         self.batch_size = int(batch_size or cfg.data.embed_batch_size)
@@ -190,34 +102,16 @@ class Embedder:
         ``path_or_logdir``: a ``ckpt-<step>.pt`` file, a checkpoints folder or a logdir
         (its latest checkpoint, or the one of ``step``).
         """
-        path = Path(path_or_logdir).expanduser()
-        if path.is_dir():
-            found = list_checkpoints(path)
-            if not found:
-                raise CheckpointError(f"no checkpoint (ckpt-<step>.pt) under '{path}'; train first or give a file")
-            if step is None:
-                path = found[-1][1]
-            else:
-                by_step = dict(found)
-                if int(step) not in by_step:
-                    raise CheckpointError(
-                        f"'{path}' has no checkpoint of step {step}; it has steps {[s for s, _ in found]}"
-                    )
-                path = by_step[int(step)]
-        state = load_checkpoint(path)
-        if not state.get("config"):
-            raise CheckpointError(f"checkpoint '{path}' holds no config; it cannot be rebuilt")
-        cfg = config_from_dict(state["config"], f"config of checkpoint '{path}'")
-        model = _build_random(cfg, seed=None)
-        load_model_state(model, state["model"], source=f"checkpoint '{path}'")
-        return cls(model, cfg, device, batch_size, step=int(state["step"]), source=str(path))
+        trained = load_trained_model(path_or_logdir, step)
+        return cls(trained.model, trained.config, device, batch_size, step=trained.step, source=str(trained.path))
 
     @classmethod
     def untrained(
         cls, cfg: DictConfig, seed: int = 0, device: str | torch.device | None = None, batch_size: int | None = None
     ) -> Embedder:
-        """The same network with random weights everywhere (trunk included): the baseline."""
-        return cls(_build_random(cfg, seed), cfg, device, batch_size, source=f"untrained (seed {seed})")
+        """The same network with random weights everywhere (trunk included): the baseline.
+        The global torch random state is left untouched."""
+        return cls(build_untrained_embedder(cfg, seed), cfg, device, batch_size, source=f"untrained (seed {seed})")
 
     @classmethod
     def pretrained_trunk(
@@ -229,32 +123,8 @@ class Embedder:
         ImageNet weights (resnet, inception_conv_ss_fc). Raises :class:`DependencyError`
         when no pretrained weights exist or they cannot be fetched.
         """
-        from timecontrast.models import inception_v3_trunk, resnet_trunk, small_conv_trunk
-
-        strategy = cfg.embedder_strategy
-        size = (int(cfg.data.height), int(cfg.data.width))
-        try:
-            if strategy == "resnet":
-                s = cfg.resnet
-                ckpt = s.pretrained_checkpoint or None
-                trunk = resnet_trunk(s.depth, s.pretrained_layer, "none" if ckpt else "imagenet", ckpt)
-            elif strategy == "inception_conv_ss_fc":
-                s = cfg.inception_conv_ss_fc
-                ckpt = s.pretrained_checkpoint or None
-                trunk = inception_v3_trunk(s.pretrained_layer, "none" if ckpt else "imagenet", ckpt)
-            elif strategy == "small_conv" and cfg.small_conv.pretrained_checkpoint:
-                s = cfg.small_conv
-                trunk = small_conv_trunk(list(s.channels), 1.0, s.pretrained_checkpoint)
-            else:
-                raise DependencyError(
-                    f"embedder_strategy {strategy} has no pretrained trunk weights (ImageNet weights exist for "
-                    "resnet and inception_conv_ss_fc; small_conv needs small_conv.pretrained_checkpoint)"
-                )
-        except DependencyError:
-            raise
-        except Exception as exc:  # no internet, a bad weights file, ...
-            raise DependencyError(f"pretrained trunk weights for {strategy} are not available: {exc}") from None
-        return cls(PooledTrunk(trunk, size), cfg, device, batch_size, source=f"pretrained {strategy} trunk")
+        model = build_pretrained_trunk(cfg)
+        return cls(model, cfg, device, batch_size, source=f"pretrained {cfg.embedder_strategy} trunk")
 
     # ------------------------------------------------------------------------ core
     @torch.no_grad()
@@ -363,8 +233,9 @@ class Embedder:
         sequences: str | os.PathLike | Iterable[MultiViewSequence],
         num_sequences: int = -1,
         num_views: int | None = None,
-    ) -> Iterator[SequenceEmbeddings]:
-        """Yield :class:`SequenceEmbeddings` per sequence of records (a file, directory,
+    ) -> Iterator[EmbeddedSequence]:
+        """Yield an :class:`~timecontrast.data.sequence.EmbeddedSequence` (``name``,
+        ``embeddings [V, T, D]``, ``sequence``) per sequence of records (a file, directory,
         glob, or sequence objects), up to ``num_sequences`` (-1 = all). ``num_views``:
         the first views only (None = every view)."""
         if isinstance(sequences, str | os.PathLike):
@@ -375,9 +246,9 @@ class Embedder:
                 return
             if isinstance(seq, str | os.PathLike):
                 seq = SequenceRecord(seq, num_views=num_views)
-            if views is not None and seq.num_views < num_views:
+            if num_views is not None and seq.num_views < num_views:
                 raise DataError(f"sequence '{seq.name}' has {seq.num_views} views, fewer than the {num_views} asked")
-            yield SequenceEmbeddings(self.embed_sequence(seq, views), seq.name, seq)
+            yield EmbeddedSequence(seq.name, self.embed_sequence(seq, views), seq)
 
     # --------------------------------------------------------------- mode 1: loaders
     def embed_loader(self, batches: Iterable[Mapping[str, Any]], image_key: str = "images") -> Iterator[dict]:
@@ -400,50 +271,5 @@ class Embedder:
             out["embeddings"] = self._forward(x)
             yield out
 
-    # ------------------------------------------------------------------- dispatch
-    def inference(self, x: Any, **kwargs) -> Any:
-        """Dispatch on the input like the original ``estimator.inference``.
 
-        - a callable (an input function returning batches) or an iterable of dict
-          batches (e.g. a DataLoader): :meth:`embed_loader`, an iterator of dicts;
-        - a path (file, directory or glob of ``.tfrecord``) or a list of paths or of
-          sequence objects: :meth:`embed_sequences`, an iterator of SequenceEmbeddings;
-        - a numpy array / tensor of images, or a list of them: :meth:`embed_images`,
-          ``[N, D]`` (lists are concatenated).
-        """
-        if isinstance(x, np.ndarray | torch.Tensor):
-            return self.embed_images(x, **kwargs)
-        if isinstance(x, str | os.PathLike):
-            return self.embed_sequences(x, **kwargs)
-        if _is_sequence(x):
-            return self.embed_sequences([x], **kwargs)
-        if callable(x) and not isinstance(x, Iterable):
-            return self.embed_loader(x(), **kwargs)
-        if isinstance(x, Iterable) and not isinstance(x, bytes | Mapping):
-            it = iter(x)
-            try:
-                first = next(it)
-            except StopIteration:
-                raise DataError("inference was given an empty collection") from None
-            rest = itertools.chain([first], it)
-            if isinstance(first, Mapping):
-                return self.embed_loader(rest, **kwargs)
-            if isinstance(first, np.ndarray | torch.Tensor):
-                parts = [self.embed_images(a, **kwargs) for a in rest]
-                if kwargs.get("return_preprocessed"):
-                    return np.concatenate([p[0] for p in parts]), [p[1] for p in parts]
-                return np.concatenate(parts)
-            if isinstance(first, str | os.PathLike):
-                return self.embed_sequences(
-                    [s for p in rest for s in open_sequences(p, num_views=kwargs.get("num_views"))], **kwargs
-                )
-            if _is_sequence(first):
-                return self.embed_sequences(rest, **kwargs)
-            raise DataError(f"inference cannot embed a collection of {type(first).__name__}")
-        raise DataError(
-            f"inference cannot embed a {type(x).__name__}: give images (numpy [N, H, W, 3]), record paths, "
-            "sequences, or dict batches"
-        )
-
-
-__all__ = ["Embedder", "PooledTrunk", "SequenceEmbeddings", "resolve_device"]
+__all__ = ["EmbeddedSequence", "Embedder"]

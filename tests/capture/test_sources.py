@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from timecontrast.capture.cameras import make_camera, split_camera_specs
 from timecontrast.capture.devices import device_holders, list_video_devices
 from timecontrast.capture.file_camera import FileCamera
 from timecontrast.capture.opencv_camera import OpenCVCamera
 from timecontrast.capture.pacing import FramePacer
-from timecontrast.capture.sources import make_camera, split_camera_specs
 from timecontrast.capture.synthetic import SyntheticCamera, read_frame_counter, render_synthetic_frame
 from timecontrast.errors import CaptureError
 from timecontrast.io.video import iter_video_frames, write_video

@@ -49,7 +49,7 @@ def inputs(toy_dataset, tmp_path_factory):
     )
     run = root / "run"
     save_config(cfg, run)
-    state = {"model": Embedder.untrained(cfg, seed=0).model.state_dict(), "optimizer": None, "scheduler": None}
+    state = {"model": Embedder.untrained(cfg, seed=0).model.state_dict(), "optimizer": None, "grad_scaler": {}}
     save_checkpoint(run, {**state, "step": 3, "rng": None, "config": config_to_dict(cfg)})
     return {"videos": root / "videos", "run": run, "records": toy_dataset / "val" / "records", "toy": toy_dataset}
 

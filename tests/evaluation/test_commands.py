@@ -56,7 +56,7 @@ def toy_run(tmp_path_factory):
     for step, seed in ((2, 0), (4, 1)):
         torch.manual_seed(seed)
         model = build_embedder(cfg)
-        state = {"model": model.state_dict(), "optimizer": None, "scheduler": None, "step": step, "rng": None}
+        state = {"model": model.state_dict(), "optimizer": None, "grad_scaler": {}, "step": step, "rng": None}
         save_checkpoint(logdir, {**state, "config": config_to_dict(cfg)})
     return logdir, cfg
 
@@ -133,6 +133,9 @@ def test_tcn_labeled_eval_one_checkpoint(toy_run, capsys):
     scalars = json.loads((out / "labeled_eval.json").read_text())["checkpoints"]["2"]["scalars"]
     for tag in ("side error@top1", "moving_right error@top2", "average error@top1"):
         assert 0.0 <= scalars[f"validation/classification/{tag}"] <= 1.0
+    for k in (1, 2):  # the average is over the attributes
+        errors = [scalars[f"validation/classification/{attr} error@top{k}"] for attr in ("side", "moving_right")]
+        assert scalars[f"validation/classification/average error@top{k}"] == pytest.approx(sum(errors) / 2)
 
 
 def test_labeled_eval_test_mode_keeps_validation_results(toy_run, tmp_path, capsys):
@@ -187,8 +190,14 @@ def test_tcn_probe_and_errors(toy_run, tmp_path, capsys):
     ]
     assert main(argv) == 0
     assert "linear velocity mse" in capsys.readouterr().out
-    scalars = json.loads((out / "probe.json").read_text())["checkpoints"]["4"]["scalars"]
-    assert scalars["validation/probe/linear position mse"] >= 0.0
+    entry = json.loads((out / "probe.json").read_text())["checkpoints"]["4"]
+    # Fitted on the 3 training sequences, scored on the 2 validation ones: 15 samples
+    # (t >= 1 of 16 frames) per view of each, 2 views.
+    assert (entry["result"]["num_train_samples"], entry["result"]["num_test_samples"]) == (90, 60)
+    # The square's position is plain in the frames and even this untrained network keeps it
+    # (0.20 measured): well below 1.0, the error of predicting the training mean, which is
+    # what states not matched to their frames give (1.01 with the validation states swapped).
+    assert entry["scalars"]["validation/probe/linear position mse"] < 0.5
     # Records without state, a missing step, a missing config: exit status 2 with a message.
     bare = tmp_path / "bare" / "records"  # no ../state beside it
     bare.mkdir(parents=True)

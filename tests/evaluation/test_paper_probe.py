@@ -162,7 +162,7 @@ def cartpole_run(tmp_path_factory):
     save_config(cfg, logdir)
     torch.manual_seed(0)
     model = build_embedder(cfg)
-    state = {"model": model.state_dict(), "optimizer": None, "scheduler": None, "step": 2, "rng": None}
+    state = {"model": model.state_dict(), "optimizer": None, "grad_scaler": {}, "step": 2, "rng": None}
     save_checkpoint(logdir, {**state, "config": config_to_dict(cfg)})
     return logdir
 

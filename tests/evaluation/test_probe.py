@@ -75,10 +75,10 @@ class _NoStateSequence:
 
 class _FakeEmbedder:
     def embed_sequences(self, sequences, num_sequences=-1):
-        from timecontrast.inference import SequenceEmbeddings
+        from timecontrast.data.sequence import EmbeddedSequence
 
         for s in sequences:
-            yield SequenceEmbeddings(np.zeros((1, s.length, 2), np.float32), s.name, s)
+            yield EmbeddedSequence(s.name, np.zeros((1, s.length, 2), np.float32), s)
 
 
 def test_records_without_state_are_a_clear_error():

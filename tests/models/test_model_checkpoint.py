@@ -31,7 +31,7 @@ def make_state(step: int, model: nn.Module | None = None) -> dict:
     return {
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),
-        "scheduler": None,
+        "grad_scaler": torch.amp.GradScaler("cpu", init_scale=512.0).state_dict(),
         "step": step,
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.default_rng(step).bit_generator.state},
         "config": {"embedding_size": 4, "data": {"batch_size": 2}},
@@ -44,7 +44,8 @@ def test_round_trip_layout_and_exact_contents(tmp_path):
     assert path == tmp_path / "run" / "checkpoints" / "ckpt-000001200.pt"
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
     loaded = load_checkpoint(path)
-    assert loaded["step"] == 1200 and loaded["config"] == state["config"] and loaded["scheduler"] is None
+    assert loaded["step"] == 1200 and loaded["config"] == state["config"]
+    assert loaded["grad_scaler"] == state["grad_scaler"] and loaded["grad_scaler"]["scale"] == 512.0
     assert loaded["rng"]["numpy"] == state["rng"]["numpy"]
     for key, value in state["model"].items():
         assert torch.equal(loaded["model"][key], value)
@@ -86,7 +87,7 @@ _LIMITED_SAVE = """
 import resource, signal, sys, torch
 from timecontrast.models import save_checkpoint
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
-state = {"model": {"w": torch.zeros(100000)}, "optimizer": None, "scheduler": None, "step": 2, "rng": None,
+state = {"model": {"w": torch.zeros(100000)}, "optimizer": None, "grad_scaler": {}, "step": 2, "rng": None,
          "config": {}}
 resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
 try:
@@ -136,6 +137,8 @@ def test_save_refuses_incomplete_or_unreadable_state(tmp_path):
         save_checkpoint(tmp_path, {**make_state(1), "config": OmegaConf.create({"a": 1})})
     with pytest.raises(ValueError, match="step"):
         save_checkpoint(tmp_path, {**make_state(1), "step": -1})
+    with pytest.raises(ValueError, match="unexpected scheduler; it holds exactly model, optimizer, grad_scaler"):
+        save_checkpoint(tmp_path, {**make_state(1), "scheduler": None})  # saved but never restored: refused
     assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").iterdir())
 
 
@@ -161,3 +164,29 @@ def test_strict_model_loading(tmp_path):
         load_model_state(target, wrapped)
     # a wrapped *model* is unwrapped before loading
     load_model_state(nn.DataParallel(target), source.state_dict())
+
+
+def test_a_checkpoint_of_the_older_layout_loads_with_its_grad_scaler(tmp_path):
+    """Before the grad scaler had its own key it was saved inside ``scheduler`` (with the
+    schedule's settings, which the config holds), and ``rng`` held a torch RNG state."""
+    state = make_state(6)
+    scaler = state.pop("grad_scaler")
+    schedule = {"kind": "staircase_exponential_decay", "learning_rate": 0.1, "decay_steps": 10, "decay_factor": 0.5}
+    old = {**state, "scheduler": {**schedule, "grad_scaler": scaler}}
+    old["rng"] = {"scheme": "per_step", "seed": 0, "next_batch": 6, "torch": torch.get_rng_state()}
+    torch.save(old, tmp_path / checkpoint_name(6))
+    loaded = load_checkpoint(tmp_path / checkpoint_name(6))
+    assert sorted(loaded) == sorted(["model", "optimizer", "grad_scaler", "step", "rng", "config"])
+    assert loaded["grad_scaler"] == scaler and loaded["rng"]["seed"] == 0
+    for key, value in state["model"].items():
+        assert torch.equal(loaded["model"][key], value)
+    # Without AMP the older layout held an empty scaler state, or no scheduler state at all.
+    for scheduler in ({**schedule, "grad_scaler": {}}, None):
+        torch.save({**state, "scheduler": scheduler}, tmp_path / checkpoint_name(7))
+        assert load_checkpoint(tmp_path / checkpoint_name(7))["grad_scaler"] == {}
+
+
+def test_a_checkpoint_with_entries_of_another_version_is_refused(tmp_path):
+    torch.save({**make_state(2), "ema": {"w": torch.zeros(2)}}, tmp_path / checkpoint_name(2))
+    with pytest.raises(CheckpointError, match=r"ckpt-000000002.pt' holds entries this version does not know \(ema\)"):
+        load_checkpoint(tmp_path / checkpoint_name(2))

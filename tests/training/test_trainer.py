@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -11,7 +13,7 @@ from omegaconf import OmegaConf
 from timecontrast.config import FINAL_CONFIG_NAME, load_config
 from timecontrast.errors import ConfigError, DataError, TrainingError
 from timecontrast.models import build_embedder, list_checkpoints, load_checkpoint
-from timecontrast.training import build_metric_loss, train, validation_batches, validation_loss
+from timecontrast.training import build_metric_loss, build_optimizer, train, validation_batches, validation_loss
 from timecontrast.training import trainer as trainer_module
 from timecontrast.training.summaries import read_metrics
 
@@ -104,6 +106,68 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(make_config, tmp_path)
 
     again = train(make_config("mvtcn", "learning.max_step=6", *extra), run)  # nothing left to do
     assert (again.start_step, again.step) == (6, 6)
+
+
+def test_a_checkpoint_holds_the_random_state_and_resuming_continues_it(make_config, tmp_path):
+    """The random state of step b is (seed, rank, b): a checkpoint keeps the seed, resuming
+    checks it, and neither the global RNGs at resume time nor the older checkpoint layout
+    (grad scaler inside ``scheduler``, a torch RNG state in ``rng``) change the result."""
+    extra = ["small_conv.dropout.keep_fc=0.7", "data.augmentation.maxscale=1.5"]
+    whole = tmp_path / "whole"
+    train(make_config("mvtcn", *extra), whole)  # 4 steps, checkpoints at 2 and 4
+    run = tmp_path / "run"
+    train(make_config("mvtcn", "learning.max_step=2", *extra), run)
+    state = load_checkpoint(run / "checkpoints" / "ckpt-000000002.pt")
+    assert sorted(state) == ["config", "grad_scaler", "model", "optimizer", "rng", "step"]
+    assert state["rng"] == {"scheme": "per_step", "seed": 0} and state["grad_scaler"] == {}  # no AMP on CPU
+
+    # An older-layout copy of the same checkpoint, resumed beside it.
+    old = tmp_path / "old" / "checkpoints"
+    old.mkdir(parents=True)
+    schedule = {"kind": "staircase_exponential_decay", "learning_rate": 0.01, "decay_steps": 10000, "decay_factor": 1}
+    legacy = {k: v for k, v in state.items() if k != "grad_scaler"} | {"scheduler": {**schedule, "grad_scaler": {}}}
+    legacy["rng"] = {"scheme": "per_step", "seed": 0, "next_batch": 2, "torch": torch.get_rng_state()}
+    torch.save(legacy, old / "ckpt-000000002.pt")
+
+    with pytest.raises(ConfigError, match=r"seed is 1 but the run in .*run was trained with seed 0 .*seed=0"):
+        train(make_config("mvtcn", "seed=1", *extra), run)
+    assert steps_of(run) == [2]  # refused before any step
+    torch.manual_seed(1234)  # the global RNGs at resume time do not matter
+    np.random.seed(1234)
+    random.seed(1234)
+    for resumed_dir in (run, old.parent):
+        resumed = train(make_config("mvtcn", *extra), resumed_dir)
+        assert (resumed.start_step, resumed.step) == (2, 4)
+        a = load_checkpoint(whole / "checkpoints" / "ckpt-000000004.pt")
+        b = load_checkpoint(resumed_dir / "checkpoints" / "ckpt-000000004.pt")
+        assert_same_tensors(a["model"], b["model"])
+        assert_same_tensors(a["optimizer"]["state"], b["optimizer"]["state"])
+        assert b["rng"] == {"scheme": "per_step", "seed": 0} and "scheduler" not in b
+
+
+def test_resume_restores_the_amp_grad_scaler_from_either_layout(make_config, tmp_path):
+    """float16 AMP needs a GPU, so the trainer's scaler is disabled on CPU; a CPU GradScaler
+    shows what resuming restores (the scale and growth tracker an AMP run had reached)."""
+    cfg = make_config("mvtcn", "learning.max_step=2")
+    train(cfg, tmp_path / "run")
+    ckpts = tmp_path / "run" / "checkpoints"
+    state = load_checkpoint(ckpts / "ckpt-000000002.pt")
+    reached = torch.amp.GradScaler("cpu", init_scale=2.0**10, growth_interval=7).state_dict() | {"_growth_tracker": 3}
+    layouts = {
+        "current": state | {"grad_scaler": reached},
+        "older": {k: v for k, v in state.items() if k != "grad_scaler"} | {"scheduler": {"grad_scaler": reached}},
+    }
+    for name, saved in layouts.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        torch.save(saved, folder / "ckpt-000000002.pt")
+        model = build_embedder(cfg)
+        optimizer = build_optimizer(cfg.learning.optimizer, model.parameters(), cfg.learning.learning_rate)
+        scaler = torch.amp.GradScaler("cpu")
+        step, path = trainer_module._restore(folder, model, optimizer, scaler, 0, is_main=True)
+        assert (step, path) == (2, folder / "ckpt-000000002.pt")
+        assert scaler.state_dict() == reached, name
+        assert_same_tensors(model.state_dict(), state["model"])
 
 
 def test_a_nan_loss_stops_training_naming_the_step_and_keeps_the_last_good_checkpoint(

@@ -18,7 +18,7 @@ from timecontrast.data.state import SequenceState, save_state
 from timecontrast.inference import Embedder
 from timecontrast.io.video import probe_video
 from timecontrast.models import save_checkpoint
-from timecontrast.viz.imitation import nearest_neighbours, smooth_embeddings
+from timecontrast.viz.matching import nearest_neighbours, smooth_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def run_dir(tmp_path_factory):
     )
     model = Embedder.untrained(cfg, seed=0).model
     logdir = tmp_path_factory.mktemp("run")
-    state = {"model": model.state_dict(), "optimizer": None, "scheduler": None, "step": 3, "rng": None}
+    state = {"model": model.state_dict(), "optimizer": None, "grad_scaler": {}, "step": 3, "rng": None}
     save_checkpoint(logdir, {**state, "config": config_to_dict(cfg)})
     return logdir
 
@@ -83,7 +83,8 @@ def test_imitate_single_and_multi(run_dir, toy_dataset, tmp_path, capsys):
 
 def test_imitate_matches_brute_force_through_the_embedder(run_dir, toy_dataset, tmp_path):
     from timecontrast.cli.imitate import EmbeddingSetup, add_arguments
-    from timecontrast.viz.imitation import match_pair, plan_imitations
+    from timecontrast.viz.imitation import plan_imitations
+    from timecontrast.viz.matching import match_pair
 
     records = toy_dataset / "val" / "records"
     parser = argparse.ArgumentParser()

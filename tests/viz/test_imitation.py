@@ -8,16 +8,11 @@ from PIL import Image
 from viz_helpers import make_embedded
 
 from timecontrast.data.records import open_sequences
+from timecontrast.data.sequence import EmbeddedSequence
 from timecontrast.errors import ConfigError, DataError
 from timecontrast.io.video import probe_video, read_video
-from timecontrast.viz.imitation import (
-    EmbeddedSequence,
-    match_pair,
-    nearest_neighbours,
-    plan_imitations,
-    smooth_embeddings,
-    write_imitations,
-)
+from timecontrast.viz.imitation import plan_imitations, write_imitations
+from timecontrast.viz.matching import match_pair, nearest_neighbours, smooth_embeddings
 from timecontrast.viz.panels import ImitationRenderer, save_frames_png, write_imitation_gif
 
 

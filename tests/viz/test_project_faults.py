@@ -28,7 +28,7 @@ def run_dir(tmp_path_factory):
     cfg = load_config(None, None, overrides)
     model = Embedder.untrained(cfg, seed=0).model
     logdir = tmp_path_factory.mktemp("run")
-    state = {"model": model.state_dict(), "optimizer": None, "scheduler": None, "step": 1, "rng": None}
+    state = {"model": model.state_dict(), "optimizer": None, "grad_scaler": {}, "step": 1, "rng": None}
     save_checkpoint(logdir, {**state, "config": config_to_dict(cfg)})
     return logdir
 

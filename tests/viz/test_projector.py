@@ -11,8 +11,8 @@ from PIL import Image
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from viz_helpers import make_embedded
 
+from timecontrast.data.sequence import EmbeddedSequence
 from timecontrast.errors import DataError
-from timecontrast.viz.imitation import EmbeddedSequence
 from timecontrast.viz.projector import letterbox, sample_frames, sample_thumbnails, sprite_size, write_projector
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from timecontrast.viz.imitation import EmbeddedSequence
+from timecontrast.data.sequence import EmbeddedSequence
 
 
 class ArraySequence:

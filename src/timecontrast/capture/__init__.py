@@ -10,11 +10,12 @@ second; ``recover_interrupted_takes(folder)`` (run by every ``tcn collect``) fin
 ``tcn collect`` is the command-line front end; ``docs/collect.md`` is the tutorial.
 """
 
+from timecontrast.capture.cameras import make_camera, split_camera_specs
 from timecontrast.capture.devices import VideoDevice, list_video_devices
 from timecontrast.capture.recording import default_tolerance, open_session
 from timecontrast.capture.recovery import RecoveredTake, recover_interrupted_takes
 from timecontrast.capture.session import CaptureResult, CaptureSession, CaptureStatus, open_cameras
-from timecontrast.capture.sources import CameraInfo, CameraSource, CapturedFrame, make_camera, split_camera_specs
+from timecontrast.capture.sources import CameraInfo, CameraSource, CapturedFrame
 from timecontrast.capture.sync import FrameSynchronizer, SyncedFrame
 from timecontrast.capture.writer import SequenceWriter
 

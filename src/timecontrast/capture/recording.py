@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from timecontrast.capture.cameras import make_camera
 from timecontrast.capture.layout import (
     check_name,
     check_sequence_free,
@@ -16,7 +17,7 @@ from timecontrast.capture.layout import (
 )
 from timecontrast.capture.opencv_camera import OpenCVCamera
 from timecontrast.capture.session import CaptureSession, open_cameras
-from timecontrast.capture.sources import CameraInfo, make_camera
+from timecontrast.capture.sources import CameraInfo
 from timecontrast.capture.writer import SequenceWriter
 from timecontrast.errors import CaptureError
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from timecontrast.data import layout
 from timecontrast.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -125,9 +126,9 @@ def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
     mv, mf = runs / "mvtcn", runs / "mftcn"
     dev = ["--device", device] if device else []
     data_keys = [
-        f"data.training={data / 'train' / 'records'}",
-        f"data.validation={data / 'val' / 'records'}",
-        f"data.labeled.validation={data / 'val' / 'labeled'}",
+        f"data.training={layout.records_dir(data, 'train')}",
+        f"data.validation={layout.records_dir(data, 'val')}",
+        f"data.labeled.validation={layout.labeled_dir(data, 'val')}",
     ]
     add = plan.steps.append
     add(
@@ -201,7 +202,7 @@ def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
                 [_results_file(mf / "evaluation", metric)],
             )
         )
-    val_records, train_records = data / "val" / "records", data / "train" / "records"
+    val_records, train_records = layout.records_dir(data, "val"), layout.records_dir(data, "train")
     add(
         Step(
             "imitate",
@@ -367,7 +368,7 @@ def collect_results(plan: Plan) -> Results:
     from timecontrast.data.dataset_info import read_dataset_info
 
     try:
-        attributes = read_dataset_info(plan.path("data", "dataset.json")).get("attributes", [])
+        attributes = read_dataset_info(layout.dataset_info_path(plan.path("data"))).get("attributes", [])
     except (OSError, DataError) as exc:
         log.warning("%s; the report lists no attribute descriptions", exc)
         attributes = []

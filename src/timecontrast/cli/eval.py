@@ -40,17 +40,17 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from timecontrast.data.loaders import make_loader
+    from timecontrast.devices import resolve_device
     from timecontrast.errors import CheckpointError
     from timecontrast.evaluation.watcher import iter_new_checkpoints
     from timecontrast.models import build_embedder, load_checkpoint, load_model_state
     from timecontrast.training import build_metric_loss, validation_batches, validation_loss
-    from timecontrast.training.distributed import resolve_device
     from timecontrast.training.summaries import MetricsLog, read_metrics
 
     use_logdir_config(args)
     cfg = config_from_args(args)
     logdir = Path(args.logdir).expanduser()
-    device = resolve_device(args.device or cfg.runtime.device)
+    device = resolve_device(args.device, cfg.runtime.device)
     if cfg.runtime.num_threads > 0:
         torch.set_num_threads(cfg.runtime.num_threads)
     torch.manual_seed(cfg.seed)

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from timecontrast.cli.common import add_config_arguments
+from timecontrast.data.sequence import EmbeddedSequence
 from timecontrast.io.files import remove_stale_temporaries
-from timecontrast.viz.imitation import MODES, EmbeddedSequence
+from timecontrast.viz.imitation import MODES
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,24 +48,11 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _user_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The keys set by --config_paths, --model_params and key=value, as one nested dict."""
-    from omegaconf import OmegaConf
+    """The keys set by --config_paths, --model_params and key=value, as one nested dict
+    (the original release's keys mapped or ignored with a warning, as ``tcn train`` does)."""
+    from timecontrast.config.loader import load_user_settings
 
-    from timecontrast.config import parse_override, split_config_paths
-    from timecontrast.config.loader import load_config_file, parse_yaml
-    from timecontrast.errors import ConfigError
-
-    parts: list[Any] = []
-    for path in split_config_paths(args.config_paths):
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise ConfigError(f"config file '{path}' does not exist; check --config_paths")
-        parts.append(load_config_file(p))
-    if args.model_params:
-        parts.append(parse_yaml(args.model_params, "--model_params"))
-    parts.extend(parse_override(item) for item in args.overrides)
-    merged = OmegaConf.merge(*[OmegaConf.create(p) for p in parts]) if parts else OmegaConf.create({})
-    return OmegaConf.to_container(merged)  # type: ignore[return-value]
+    return load_user_settings(args.config_paths, args.model_params or None, args.overrides)
 
 
 @dataclass
@@ -86,16 +74,17 @@ class EmbeddingSetup:
 
         from timecontrast.config import config_from_dict, config_to_dict
         from timecontrast.inference import Embedder
+        from timecontrast.models import load_trained_model
 
-        loaded = Embedder.from_checkpoint(args.checkpointdir, step=args.checkpoint_iter, device="cpu")
+        trained = load_trained_model(args.checkpointdir, args.checkpoint_iter)
         user = _user_settings(args)
-        cfg = loaded.cfg
+        cfg = trained.config
         if user:
             merged = OmegaConf.merge(OmegaConf.create(config_to_dict(cfg)), OmegaConf.create(user))
             cfg = config_from_dict(OmegaConf.to_container(merged), "--config_paths / overrides")
         device = args.device or user.get("runtime", {}).get("device") or "auto"
-        embedder = Embedder(loaded.model, cfg, device, step=loaded.step, source=loaded.source)
-        return cls(embedder, f"{loaded.source} (step {loaded.step}) on {embedder.device}")
+        embedder = Embedder(trained.model, cfg, device, step=trained.step, source=str(trained.path))
+        return cls(embedder, f"{trained.path} (step {trained.step}) on {embedder.device}")
 
     def embed_records(
         self, records: str | os.PathLike, num_sequences: int, role: str, views: list[int] | None = None

@@ -222,8 +222,9 @@ def _read_dataset(root: Path, summary: dict[str, Any]) -> None:
     """``root/dataset.json`` into ``summary["dataset"]``; a damaged one is a problem (the
     records stay usable without it)."""
     from timecontrast.data.dataset_info import dataset_class_names, read_dataset_info
+    from timecontrast.data.layout import dataset_info_path
 
-    path = root / "dataset.json"
+    path = dataset_info_path(root)
     if not path.is_file():
         return
     try:
@@ -263,7 +264,7 @@ def _empty_files(files: list[Path], problems: list[str]) -> list[Path]:
 def summarize(path: str | os.PathLike) -> dict[str, Any]:
     """A JSON-ready description of everything under ``path`` (see the module docstring)."""
     from timecontrast.data.folders import unique_files, walk_folder
-    from timecontrast.data.records import RECORD_SUFFIX
+    from timecontrast.data.layout import RECORD_SUFFIX, is_state_file
     from timecontrast.io.video import VIDEO_EXTENSIONS, probe_video
 
     root = Path(os.path.expanduser(str(path)))
@@ -291,7 +292,7 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
         found: list[Path] = []
         for folder, filenames in walk_folder(root, warn=warnings.append, on_error=_scan_error(summary["problems"])):
             for name in filenames:
-                if name.endswith(RECORD_SUFFIX) or (name.endswith(".npz") and folder.name == "state"):
+                if name.endswith(RECORD_SUFFIX) or is_state_file(folder / name):
                     found.append(folder / name)
                 elif name.lower().endswith(VIDEO_EXTENSIONS):
                     has_videos = True

@@ -60,7 +60,7 @@ from timecontrast.data.convert_outputs import (
     write_outputs,
 )
 from timecontrast.data.interrupts import ignore_sigint_in_worker, sigint_blocked
-from timecontrast.data.records import RECORD_SUFFIX
+from timecontrast.data.layout import RECORD_SUFFIX
 from timecontrast.data.videos import (
     DEFAULT_VIEW_PATTERN,
     VideoSequence,

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from timecontrast.data.records import RECORD_SUFFIX, SequenceRecord, encode_sequence_example
+from timecontrast.data.layout import RECORD_SUFFIX
+from timecontrast.data.records import SequenceRecord, encode_sequence_example
 from timecontrast.data.videos import VideoSequence
 from timecontrast.errors import TimeContrastError
 from timecontrast.io.files import PendingFile, name_error, stale_temporaries, write_text

@@ -17,7 +17,6 @@ from timecontrast.errors import DataError
 
 log = logging.getLogger(__name__)
 
-DATASET_FILE = "dataset.json"
 _DATASET_JSON_FIX = (
     "tcn synth writes it last, so a damaged one is usually an interrupted or edited copy: "
     "copy it again or regenerate the dataset"

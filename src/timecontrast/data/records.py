@@ -24,6 +24,7 @@ import numpy as np
 
 from timecontrast.data.dataset_info import read_class_names
 from timecontrast.data.folders import unique_files, walk_folder
+from timecontrast.data.layout import RECORD_SUFFIX, dataset_info_path_of, state_path_of
 from timecontrast.data.sequence import check_index
 from timecontrast.errors import DataError, RecordError
 from timecontrast.io.example import SequenceExample, bytes_feature, feature_value, int64_feature
@@ -32,7 +33,6 @@ from timecontrast.io.tfrecord import TFRecordWriter, index_records, iter_records
 
 log = logging.getLogger(__name__)
 
-RECORD_SUFFIX = ".tfrecord"
 _VIEW_KEY = re.compile(r"^view(\d+)$")
 
 
@@ -277,8 +277,8 @@ class SequenceRecord:
 
     @cached_property
     def state(self):
-        path = self.path.parent.parent / "state" / f"{self.name}.npz"
-        if self.path.parent.name != "records" or not path.is_file():
+        path = state_path_of(self.path, self.name)
+        if path is None or not path.is_file():
             return None
         from timecontrast.data.state import load_state
 
@@ -288,9 +288,8 @@ class SequenceRecord:
     def class_names(self) -> dict[str, list[str]]:
         """Class names of each label attribute from the dataset's ``dataset.json`` (as ``tcn
         synth`` writes it beside the splits), e.g. ``{"pole_up": ["down", "up"]}``; {} without one."""
-        if self.path.parent.name != "records":
-            return {}
-        return read_class_names(self.path.parent.parent.parent / "dataset.json")
+        path = dataset_info_path_of(self.path)
+        return read_class_names(path) if path is not None else {}
 
     @property
     def labels(self) -> dict[str, np.ndarray] | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from timecontrast.data.folders import walk_folder
+from timecontrast.data.layout import state_path_of
 from timecontrast.data.sequence import check_index
 from timecontrast.errors import DataError, VideoError
 from timecontrast.io.jpeg import encode_jpeg
@@ -135,9 +136,8 @@ class VideoSequence:
     @cached_property
     def state(self):
         """The ``../state/<name>.npz`` sidecar of a ``tcn synth`` dataset's ``videos/`` folder."""
-        folder = self.paths[0].parent
-        path = folder.parent / "state" / f"{Path(self.name).name}.npz"
-        if folder.name != "videos" or not path.is_file():
+        path = state_path_of(self.paths[0], Path(self.name).name)
+        if path is None or not path.is_file():
             return None
         from timecontrast.data.state import load_state
 

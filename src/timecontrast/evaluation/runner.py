@@ -22,7 +22,7 @@ from timecontrast.evaluation import summaries
 from timecontrast.evaluation.watcher import iter_new_checkpoints
 from timecontrast.inference import Embedder
 from timecontrast.io.files import remove_stale_temporaries
-from timecontrast.models import list_checkpoints
+from timecontrast.models import find_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,10 @@ def find_run_config(checkpointdir: str | os.PathLike) -> Path | None:
 
 
 def _checkpoint_of_step(checkpointdir: str | os.PathLike, step: int) -> Path:
-    found = list_checkpoints(checkpointdir)
-    by_step = dict(found)
-    if step not in by_step:
-        have = [s for s, _ in found]
-        raise CheckpointError(
-            f"no checkpoint of step {step} in '{checkpointdir}' (it has {have or 'none'}); check --checkpoint_iter"
-        )
-    return by_step[step]
+    try:
+        return find_checkpoint(checkpointdir, step)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}; check --checkpoint_iter") from None
 
 
 def evaluate_checkpoints(

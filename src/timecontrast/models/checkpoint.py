@@ -1,8 +1,12 @@
 """Training checkpoints: ``<logdir>/checkpoints/ckpt-<step:09d>.pt``, one dict per file.
 
-The dict holds ``model`` (state_dict of the unwrapped model), ``optimizer``,
-``scheduler``, ``step``, ``rng`` (generator states) and ``config`` (the plain config
-dict). Files are written atomically (temporary name, fsync, rename), so a crash never
+The dict holds exactly ``model`` (state_dict of the unwrapped model), ``optimizer``
+(its state_dict), ``grad_scaler`` (the AMP GradScaler's state_dict; {} without float16
+AMP), ``step``, ``rng`` (what the random streams continue from) and ``config`` (the
+plain config dict); a missing or unexpected key is an error. There is no scheduler
+entry: the learning rate is a function of the step and the config. Checkpoints written
+before the scaler had its own key kept it in a ``scheduler`` entry; they load as if
+written now. Files are written atomically (temporary name, fsync, rename), so a crash never
 leaves a half-written ``ckpt-*.pt``; they are read with ``torch.load(weights_only=True)``,
 so a checkpoint may hold only tensors and plain Python values (store numpy arrays as
 tensors; numpy Generator states are plain dicts and fine). Model weights load strictly:
@@ -29,7 +33,7 @@ from timecontrast.io.files import write_bytes
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIRNAME = "checkpoints"
-CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "step", "rng", "config")
+CHECKPOINT_KEYS = ("model", "optimizer", "grad_scaler", "step", "rng", "config")
 _CHECKPOINT_NAME = re.compile(r"^ckpt-(\d{9,})\.pt$")
 _PLAIN = (str, int, float, bool, bytes, type(None), torch.dtype, torch.device, torch.Size)
 
@@ -71,11 +75,16 @@ def save_checkpoint(path_or_dir: str | os.PathLike, state: Mapping[str, Any]) ->
 
     ``path_or_dir``: a ``.pt`` file path, or a log directory / checkpoints folder, in
     which case the file is ``checkpoints/ckpt-<step:09d>.pt`` inside it. ``state`` must
-    have the keys of ``CHECKPOINT_KEYS`` (values may be None, ``step`` an int >= 0).
+    have exactly the keys of ``CHECKPOINT_KEYS`` (values may be None, ``step`` an int >= 0).
     """
     missing = [k for k in CHECKPOINT_KEYS if k not in state]
     if missing:
         raise ValueError(f"checkpoint state lacks {', '.join(missing)}; it needs {', '.join(CHECKPOINT_KEYS)}")
+    unexpected = [str(k) for k in state if k not in CHECKPOINT_KEYS]
+    if unexpected:
+        raise ValueError(
+            f"checkpoint state has unexpected {', '.join(unexpected)}; it holds exactly {', '.join(CHECKPOINT_KEYS)}"
+        )
     step = state["step"]
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValueError(f"checkpoint step must be an int >= 0, got {step!r}")
@@ -140,12 +149,31 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
         ) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint '{path}' holds a {type(state).__name__}, not a checkpoint dict")
+    state = _from_older_layout(state)
     missing = [k for k in CHECKPOINT_KEYS if k not in state]
     if missing:
         raise CheckpointError(
             f"checkpoint '{path}' lacks {', '.join(missing)}; it is not a timecontrast training checkpoint "
             "(a bare state_dict can be used as a trunk's pretrained_checkpoint instead)"
         )
+    unexpected = [str(k) for k in state if k not in CHECKPOINT_KEYS]
+    if unexpected:
+        raise CheckpointError(
+            f"checkpoint '{path}' holds entries this version does not know ({', '.join(unexpected)}); it was written "
+            "by another version of timecontrast: read it with that version"
+        )
+    return state
+
+
+def _from_older_layout(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint of the older layout (the AMP grad scaler inside a ``scheduler`` entry,
+    which held the schedule's settings too) as the current one: the scaler under
+    ``grad_scaler``; the settings are dropped (``config`` holds them)."""
+    if "scheduler" not in state or "grad_scaler" in state:
+        return state
+    state = dict(state)
+    scheduler = state.pop("scheduler")
+    state["grad_scaler"] = (scheduler.get("grad_scaler") if isinstance(scheduler, dict) else None) or {}
     return state
 
 

@@ -1,6 +1,11 @@
-"""Embedders: a trunk and an adaptation head that turn frames (or clips) into embeddings.
+"""Embedding networks: a trunk and an adaptation head that turn frames (or clips) into embeddings.
 
-Every embedder honours one contract (docs/architecture.md): attributes ``input_size``
+:class:`EmbeddingNetwork` is the base class of the trained models (one subclass per
+``embedder_strategy``); :class:`PooledTrunk` is a pretrained trunk alone, the "ImageNet
+features" baseline. The user-facing wrapper that embeds images, records and loaders is
+:class:`timecontrast.inference.Embedder`.
+
+Every embedding network honours one contract (docs/architecture.md): attributes ``input_size``
 (H, W), ``mean``/``std`` (normalisation of [0, 1] RGB input, ``(x - mean) / std``),
 ``num_frames`` (1 = single frame), ``frame_stride``, ``embedding_size``;
 ``forward([B, 3, H, W]) -> [B, D]`` (multi-frame ``[B, K, 3, H, W]``);
@@ -24,7 +29,7 @@ from timecontrast.models.backbones import Trunk, inception_v3_trunk, resnet_trun
 from timecontrast.models.layers import EmbeddingHead
 
 
-class Embedder(nn.Module):
+class EmbeddingNetwork(nn.Module):
     """A trunk (``self.trunk``) and a head (``self.head``) with the embedder contract."""
 
     def __init__(
@@ -61,14 +66,14 @@ class Embedder(nn.Module):
             self.trunk.requires_grad_(False)
             self.trunk.eval()
 
-    def train(self, mode: bool = True) -> Embedder:
+    def train(self, mode: bool = True) -> EmbeddingNetwork:
         """Set train/eval mode; a frozen trunk stays in eval mode (fixed BN statistics, no dropout)."""
         super().train(mode)
         if not self.finetune:
             self.trunk.eval()
         return self
 
-    def to(self, *args, **kwargs) -> Embedder:  # type: ignore[override]
+    def to(self, *args, **kwargs) -> EmbeddingNetwork:  # type: ignore[override]
         """``nn.Module.to``, except that a channels-last request converts 4D weights to
         ``channels_last`` and 5D weights (3D convs) to ``channels_last_3d`` instead of failing."""
         device, dtype, non_blocking, memory_format = torch._C._nn._parse_to(*args, **kwargs)
@@ -89,9 +94,6 @@ class Embedder(nn.Module):
         """Weights and biases of the head's conv and FC layers (the L2-regularised ones)."""
         return self.head.regularized_parameters()  # type: ignore[operator]
 
-    def trunk_parameters(self) -> list[nn.Parameter]:
-        return list(self.trunk.parameters())
-
     def _output(self, embeddings: Tensor) -> Tensor:
         return F.normalize(embeddings.float(), dim=1) if self.l2_normalize else embeddings
 
@@ -102,7 +104,7 @@ class Embedder(nn.Module):
         return self._output(self.head(self.trunk(images)))
 
 
-class InceptionConvSSFCEmbedder(Embedder):
+class InceptionConvSSFCEmbedder(EmbeddingNetwork):
     """The original's main model: Inception-v3 cut at ``pretrained_layer``, convs, spatial softmax, FCs.
 
     Mixed_5d (35x35x288 at 299 px) -> ``additional_conv_sizes`` 3x3 conv+BN+ReLU ->
@@ -149,7 +151,7 @@ class InceptionConvSSFCEmbedder(Embedder):
         )
 
 
-class ResnetEmbedder(Embedder):
+class ResnetEmbedder(EmbeddingNetwork):
     """torchvision ResNet-18/34/50 cut at stage ``pretrained_layer``, adaptation convs, pooling, FCs.
 
     Replaces the original's two extra resnet_v2 blocks and 1x1 conv with
@@ -196,7 +198,7 @@ class ResnetEmbedder(Embedder):
         )
 
 
-class SmallConvEmbedder(Embedder):
+class SmallConvEmbedder(EmbeddingNetwork):
     """A compact CNN (see :func:`small_conv_trunk`) for CPUs at 64-128 px, then pooling and FCs."""
 
     def __init__(
@@ -233,7 +235,7 @@ class SmallConvEmbedder(Embedder):
         )
 
 
-class MultiFrameEmbedder(Embedder):
+class MultiFrameEmbedder(EmbeddingNetwork):
     """mfTCN: an embedding of a K-frame clip that knows motion as well as position.
 
     With a per-frame trunk: each frame goes through the trunk, the K feature maps are
@@ -317,10 +319,31 @@ class MultiFrameEmbedder(Embedder):
         return self._output(self.head(features))
 
 
+class PooledTrunk(nn.Module):
+    """A pretrained trunk alone, globally average-pooled: the "ImageNet features" baseline.
+
+    Has the contract's attributes (``input_size``, ``mean``, ``std``, ``num_frames`` = 1,
+    ``frame_stride`` = 1, ``embedding_size`` = the trunk's channels) but no head.
+    """
+
+    def __init__(self, trunk: Trunk, input_size: tuple[int, int]) -> None:
+        super().__init__()
+        self.trunk = trunk.module
+        self.mean, self.std = tuple(trunk.mean), tuple(trunk.std)
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.num_frames, self.frame_stride = 1, 1
+        self.embedding_size = int(trunk.out_channels)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """``[B, 3, H, W]`` normalised images -> ``[B, C]`` pooled trunk features."""
+        return self.trunk(images).mean(dim=(2, 3))  # [B, C, h, w] -> [B, C]
+
+
 __all__ = [
-    "Embedder",
+    "EmbeddingNetwork",
     "InceptionConvSSFCEmbedder",
     "MultiFrameEmbedder",
+    "PooledTrunk",
     "ResnetEmbedder",
     "SmallConvEmbedder",
 ]

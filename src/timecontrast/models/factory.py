@@ -1,6 +1,8 @@
-"""Build an embedder from the config: the one place in models that reads the config tree.
+"""Build a network from the config: the one place in models that reads the config tree.
 
-``EMBEDDERS`` maps each ``embedder_strategy`` to a builder ``(cfg) -> Embedder``. The
+``EMBEDDERS`` maps each ``embedder_strategy`` to a builder ``(cfg) -> EmbeddingNetwork``;
+``build_pretrained_trunk(cfg)`` gives the configured trunk alone with its pretrained
+weights (the ``--baseline`` "ImageNet features"). The
 input size comes from ``data.height``/``data.width``; the embedding is L2-normalised
 when ``training_strategy`` is svtcn (always, as in the original) or when
 ``<loss_strategy>.embedding_l2`` is true (mvtcn, mftcn).
@@ -20,12 +22,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from timecontrast.errors import ConfigError, TimeContrastError
+from timecontrast.errors import ConfigError, DependencyError, TimeContrastError
 from timecontrast.models.backbones import Trunk, inception_v3_trunk, resnet_trunk, small_conv_trunk, video_trunk
 from timecontrast.models.embedders import (
-    Embedder,
+    EmbeddingNetwork,
     InceptionConvSSFCEmbedder,
     MultiFrameEmbedder,
+    PooledTrunk,
     ResnetEmbedder,
     SmallConvEmbedder,
 )
@@ -69,7 +72,7 @@ def _weights(section: DictConfig, load_weights: bool) -> dict[str, Any]:
     }
 
 
-def _build_inception(cfg: DictConfig, load_weights: bool) -> Embedder:
+def _build_inception(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
     s = cfg.inception_conv_ss_fc
     return InceptionConvSSFCEmbedder(
         pretrained_layer=s.pretrained_layer,
@@ -81,7 +84,7 @@ def _build_inception(cfg: DictConfig, load_weights: bool) -> Embedder:
     )
 
 
-def _build_resnet(cfg: DictConfig, load_weights: bool) -> Embedder:
+def _build_resnet(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
     s = cfg.resnet
     return ResnetEmbedder(
         depth=s.depth,
@@ -95,7 +98,7 @@ def _build_resnet(cfg: DictConfig, load_weights: bool) -> Embedder:
     )
 
 
-def _build_small_conv(cfg: DictConfig, load_weights: bool) -> Embedder:
+def _build_small_conv(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
     s = cfg.small_conv
     return SmallConvEmbedder(
         channels=list(s.channels),
@@ -131,7 +134,7 @@ def _multi_frame_trunk(cfg: DictConfig, load_weights: bool) -> Trunk:
     )
 
 
-def _build_multi_frame(cfg: DictConfig, load_weights: bool) -> Embedder:
+def _build_multi_frame(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
     s = cfg.multi_frame
     return MultiFrameEmbedder(
         _multi_frame_trunk(cfg, load_weights),
@@ -146,7 +149,7 @@ def _build_multi_frame(cfg: DictConfig, load_weights: bool) -> Embedder:
 
 
 # embedder_strategy -> builder(cfg, load_weights)
-EMBEDDERS: dict[str, Callable[[DictConfig, bool], Embedder]] = {
+EMBEDDERS: dict[str, Callable[[DictConfig, bool], EmbeddingNetwork]] = {
     "inception_conv_ss_fc": _build_inception,
     "resnet": _build_resnet,
     "small_conv": _build_small_conv,
@@ -154,7 +157,7 @@ EMBEDDERS: dict[str, Callable[[DictConfig, bool], Embedder]] = {
 }
 
 
-def build_embedder(cfg: DictConfig, *, load_weights: bool = True) -> Embedder:
+def build_embedder(cfg: DictConfig, *, load_weights: bool = True) -> EmbeddingNetwork:
     """The embedder ``cfg.embedder_strategy`` describes, randomly initialised or with its trunk weights.
 
     ``load_weights=False`` skips ``pretrained`` / ``pretrained_checkpoint`` (no download,
@@ -183,4 +186,36 @@ def build_embedder(cfg: DictConfig, *, load_weights: bool = True) -> Embedder:
     return model
 
 
-__all__ = ["EMBEDDERS", "build_embedder", "embedding_l2_normalize"]
+def build_pretrained_trunk(cfg: DictConfig) -> PooledTrunk:
+    """The trunk of ``cfg.embedder_strategy`` with its pretrained weights, average-pooled (no head).
+
+    Weights: the trunk section's ``pretrained_checkpoint`` if set, else torchvision's
+    ImageNet weights (resnet, inception_conv_ss_fc). Raises :class:`DependencyError`
+    when no pretrained weights exist or they cannot be fetched.
+    """
+    strategy = cfg.embedder_strategy
+    try:
+        if strategy == "resnet":
+            s = cfg.resnet
+            ckpt = s.pretrained_checkpoint or None
+            trunk = resnet_trunk(s.depth, s.pretrained_layer, "none" if ckpt else "imagenet", ckpt)
+        elif strategy == "inception_conv_ss_fc":
+            s = cfg.inception_conv_ss_fc
+            ckpt = s.pretrained_checkpoint or None
+            trunk = inception_v3_trunk(s.pretrained_layer, "none" if ckpt else "imagenet", ckpt)
+        elif strategy == "small_conv" and cfg.small_conv.pretrained_checkpoint:
+            s = cfg.small_conv
+            trunk = small_conv_trunk(list(s.channels), 1.0, s.pretrained_checkpoint)
+        else:
+            raise DependencyError(
+                f"embedder_strategy {strategy} has no pretrained trunk weights (ImageNet weights exist for "
+                "resnet and inception_conv_ss_fc; small_conv needs small_conv.pretrained_checkpoint)"
+            )
+    except DependencyError:
+        raise
+    except Exception as exc:  # no internet, a bad weights file, ...
+        raise DependencyError(f"pretrained trunk weights for {strategy} are not available: {exc}") from None
+    return PooledTrunk(trunk, (int(cfg.data.height), int(cfg.data.width)))
+
+
+__all__ = ["EMBEDDERS", "build_embedder", "build_pretrained_trunk", "embedding_l2_normalize"]

@@ -6,6 +6,8 @@
     DIR/<split>/videos/<seq>_view<k>.mp4  optional raw videos
     DIR/dataset.json                      world, views, size, fps, seed, attribute documentation
 
+(the paths come from :mod:`timecontrast.data.layout`, which owns them).
+
 Sequences are numbered across splits (``cartpole_0000`` ... in split order) and
 sequence ``i`` is drawn from ``sequence_rng(seed, i)``: the same arguments give the
 same bytes. ``dataset.json`` is written last, so its presence marks a complete dataset.
@@ -26,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from timecontrast.data.dataset_info import DATASET_FILE, read_dataset_info
+from timecontrast.data import layout
+from timecontrast.data.dataset_info import read_dataset_info
 from timecontrast.data.interrupts import ignore_sigint_in_worker, sigint_blocked
 from timecontrast.data.labeled import LabeledFrame, write_labeled_records
+from timecontrast.data.layout import DATASET_FILE
 from timecontrast.data.records import write_sequence_record
 from timecontrast.data.state import save_state
 from timecontrast.errors import ConfigError, DataError
@@ -116,7 +120,7 @@ def _previous_splits(info_path: Path) -> dict[str, list[str]]:
 
 def _remove_previous(output_dir: Path, overwrite: bool) -> None:
     """Refuse to mix datasets; with ``overwrite``, delete the files the old one listed."""
-    info_path = output_dir / DATASET_FILE
+    info_path = layout.dataset_info_path(output_dir)
     if not info_path.exists():
         return
     if not overwrite:
@@ -128,16 +132,14 @@ def _remove_previous(output_dir: Path, overwrite: bool) -> None:
     info_path.unlink()
     for split, names in old_splits.items():
         for name in names:
-            for sub, pattern in (("records", "{}.tfrecord"), ("labeled", "{}.tfrecord"), ("state", "{}.npz")):
-                (output_dir / split / sub / pattern.format(name)).unlink(missing_ok=True)
-            for video in (output_dir / split / "videos").glob(f"{name}_view*.mp4"):
-                video.unlink()
+            for path in layout.sequence_paths(output_dir, split, name):
+                path.unlink(missing_ok=True)
 
 
-def write_sequence(split_dir: Path, seq: SimSequence, jpeg_quality: int, videos: bool) -> None:
+def write_sequence(output_dir: Path, split: str, seq: SimSequence, jpeg_quality: int, videos: bool) -> None:
     """The records, labeled frames, state and (optionally) videos of one sequence."""
     jpegs = [[encode_jpeg(frame, jpeg_quality) for frame in view] for view in seq.frames]  # [V][T]
-    write_sequence_record(split_dir / "records" / f"{seq.name}.tfrecord", seq.name, jpegs)
+    write_sequence_record(layout.record_path(output_dir, split, seq.name), seq.name, jpegs)
     labels = seq.labels
     frames = (
         LabeledFrame(
@@ -148,12 +150,13 @@ def write_sequence(split_dir: Path, seq: SimSequence, jpeg_quality: int, videos:
         )
         for t in range(seq.length)
     )
-    write_labeled_records(split_dir / "labeled" / f"{seq.name}.tfrecord", frames)
-    save_state(split_dir / "state" / f"{seq.name}.npz", seq.state)
+    write_labeled_records(layout.labeled_path(output_dir, split, seq.name), frames)
+    save_state(layout.state_path(output_dir, split, seq.name), seq.state)
     if videos:
         height, width = seq.frames.shape[2:4]
         for v, view in enumerate(seq.frames):
-            with VideoWriter(split_dir / "videos" / f"{seq.name}_view{v}.mp4", seq.state.fps, width, height) as writer:
+            path = layout.video_path(output_dir, split, seq.name, v)
+            with VideoWriter(path, seq.state.fps, width, height) as writer:
                 for frame in view:
                     writer.write(frame)
 
@@ -193,7 +196,7 @@ def _simulate_and_write(simulator: WorldSimulator, job: _Job, index: int, split:
         cameras=job.cameras,
         appearance=job.appearance,
     )
-    write_sequence(Path(job.output_dir) / split, seq, job.jpeg_quality, job.videos)
+    write_sequence(Path(job.output_dir), split, seq, job.jpeg_quality, job.videos)
     world = simulator.world
     counts = {
         a.name: np.bincount(seq.labels[a.name], minlength=len(a.classes)).astype(np.int64) for a in world.attributes
@@ -294,8 +297,8 @@ def generate_dataset(
     output_dir = Path(output_dir)
     _remove_previous(output_dir, overwrite)
     for split in counts:  # what a killed earlier run was writing
-        for folder in ("records", "labeled", "state", "videos"):
-            remove_stale_temporaries(output_dir / split / folder)
+        for folder in layout.split_folders(output_dir, split):
+            remove_stale_temporaries(folder)
     remove_stale_temporaries(output_dir)
     plan = [
         (split, sequence_name(world_obj.name, i))
@@ -345,5 +348,5 @@ def generate_dataset(
             for split, per_split in class_counts.items()
         },
     }
-    _write_json(output_dir / DATASET_FILE, info)
+    _write_json(layout.dataset_info_path(output_dir), info)
     return info

@@ -1,4 +1,4 @@
-"""Device choice and DistributedDataParallel setup (torchrun, env:// rendezvous).
+"""DistributedDataParallel setup (torchrun, env:// rendezvous).
 
 ``tcn train`` run under ``torchrun --nproc_per_node=N`` (or multi-node) finds
 ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``/``MASTER_ADDR``/``MASTER_PORT`` in the environment
@@ -20,7 +20,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from timecontrast.errors import ConfigError
+from timecontrast.devices import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -43,31 +43,16 @@ class DistributedContext:
         return self.world_size > 1
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` (this process's GPU) or ``cuda:N``."""
-    name = (name or "auto").strip()
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"runtime.device is '{name}' but no CUDA GPU is available; use runtime.device=cpu")
-        if name == "cuda":
-            return torch.device("cuda", local_rank % max(1, torch.cuda.device_count()))
-        device = torch.device(name)
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"runtime.device is '{name}' but there are {torch.cuda.device_count()} GPU(s)")
-        return device
-    raise ConfigError(f"runtime.device is '{name}'; use auto, cpu, cuda or cuda:N")
-
-
-def init_distributed(device_name: str = "auto", timeout_secs: float = 1800.0) -> DistributedContext:
-    """Join the process group torchrun describes (if any) and pick this process's device."""
+def init_distributed(
+    requested: str | None = None, configured: str | None = "auto", timeout_secs: float = 1800.0
+) -> DistributedContext:
+    """Join the process group torchrun describes (if any) and pick this process's device:
+    ``requested`` (``--device``), else ``configured`` (``runtime.device``), as
+    :func:`~timecontrast.devices.resolve_device` says (``cuda`` is GPU ``LOCAL_RANK``)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_name, local_rank)
+    device = resolve_device(requested, configured, local_rank=local_rank)
     if world_size > 1:
         if device.type == "cuda":
             torch.cuda.set_device(device)

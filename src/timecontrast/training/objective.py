@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from timecontrast import losses
@@ -78,7 +77,3 @@ def build_metric_loss(cfg: Any) -> MetricLoss:
     if cfg.loss_strategy == "triplet_semihard":
         return MetricLoss("triplet_semihard", margin=cfg.triplet_semihard.margin)
     raise ConfigError(f"loss_strategy is '{cfg.loss_strategy}'; choose one of: triplet_semihard, npairs")
-
-
-def is_finite(value: Tensor) -> bool:
-    return bool(torch.isfinite(value).all())

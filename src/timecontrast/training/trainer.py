@@ -4,7 +4,10 @@
   *more* steps on every call). Re-running the same command resumes from the newest
   readable checkpoint in ``logdir/checkpoints`` and continues as if never stopped: batch
   ``b`` and the dropout masks of step ``b`` derive from ``(seed, rank, b)`` alone, so a
-  resumed run gives the same parameters as an uninterrupted one (on CPU).
+  resumed run gives the same parameters as an uninterrupted one (on CPU). The seed and the
+  step are thus the whole random state a checkpoint keeps (``rng``: ``{"scheme":
+  "per_step", "seed": ...}``); resuming with another ``seed`` is refused. The AMP grad
+  scaler is restored from ``grad_scaler``; the learning rate is a function of the step.
 - Checkpoints every ``logging.checkpoint.save_checkpoints_steps`` and at the end
   (atomic; the newest ``num_to_keep`` kept, 0 = all). A NaN/inf loss stops training with
   :class:`TrainingError` naming the step; nothing is saved after it.
@@ -56,6 +59,7 @@ from timecontrast.training.summaries import MetricsLog
 log = logging.getLogger(__name__)
 
 DROPOUT_STREAM = 2  # seed stream of the per-step global RNG (dropout)
+RNG_SCHEME = "per_step"  # every random draw of step b derives from (seed, rank, b)
 _AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -109,7 +113,23 @@ def _amp_dtype(name: str, device: torch.device) -> torch.dtype | None:
     return _AMP_DTYPES[name]
 
 
-def _restore(checkpoint_dir: Path, model, optimizer, scaler, is_main: bool) -> tuple[int, Path | None]:
+def _check_rng(rng: Any, seed: int, path: Path) -> None:
+    """The random state a checkpoint continues from: the per-step scheme and ``seed``
+    (with the step, they give every later batch and dropout mask)."""
+    if not isinstance(rng, dict) or rng.get("scheme") != RNG_SCHEME or not isinstance(rng.get("seed"), int):
+        raise CheckpointError(
+            f"{path}: its 'rng' entry ({rng!r}) is not the per-step random state tcn train writes, so the run cannot "
+            "continue from it; train in a new --logdir"
+        )
+    if rng["seed"] != seed:
+        raise ConfigError(
+            f"seed is {seed} but the run in {path.parent.parent} was trained with seed {rng['seed']} ({path.name}): "
+            f"its batches and dropout masks continue only with that seed. Resume it with seed={rng['seed']}, or "
+            "train with another seed in a new --logdir"
+        )
+
+
+def _restore(checkpoint_dir: Path, model, optimizer, scaler, seed: int, is_main: bool) -> tuple[int, Path | None]:
     """Load the newest readable checkpoint; ``(step, path)``, or ``(0, None)`` if there is none.
 
     An unreadable one (e.g. cut short by a full disk) is renamed ``*.corrupt`` by rank 0,
@@ -123,6 +143,7 @@ def _restore(checkpoint_dir: Path, model, optimizer, scaler, is_main: bool) -> t
             if is_main:
                 path.rename(path.with_name(path.name + ".corrupt"))
             continue
+        _check_rng(state["rng"], seed, path)
         load_model_state(model, state["model"], source=str(path))
         try:
             optimizer.load_state_dict(state["optimizer"])
@@ -131,35 +152,23 @@ def _restore(checkpoint_dir: Path, model, optimizer, scaler, is_main: bool) -> t
                 f"{path}: the optimizer state does not match learning.optimizer / the trainable parameters ({exc}); "
                 "train in a new --logdir"
             ) from None
-        if scaler.is_enabled() and state["scheduler"].get("grad_scaler"):
-            scaler.load_state_dict(state["scheduler"]["grad_scaler"])
+        if scaler.is_enabled() and state["grad_scaler"]:  # else a new scaler (the run was not float16 AMP)
+            scaler.load_state_dict(state["grad_scaler"])
         log.info("resumed from %s (step %d)", path, step)
         return int(state["step"]), path
     return 0, None
 
 
 def _save(checkpoint_dir: Path, cfg, model, optimizer, scaler, step: int, num_to_keep: int) -> Path:
-    learning = cfg.learning
     path = save_checkpoint(
         checkpoint_dir,
         {
             "model": unwrap_model(model).state_dict(),
             "optimizer": optimizer.state_dict(),
-            "scheduler": {
-                "kind": "staircase_exponential_decay",
-                "learning_rate": float(learning.learning_rate),
-                "decay_steps": int(learning.decay_steps),
-                "decay_factor": float(learning.decay_factor),
-                "grad_scaler": scaler.state_dict() if scaler.is_enabled() else {},
-            },
+            "grad_scaler": scaler.state_dict() if scaler.is_enabled() else {},
             "step": int(step),
-            # Batches and dropout masks derive from (seed, rank, step): the step is the sampler state.
-            "rng": {
-                "scheme": "per_step",
-                "seed": int(cfg.seed),
-                "next_batch": int(step),
-                "torch": torch.get_rng_state(),
-            },
+            # Batches and dropout masks derive from (seed, rank, step): with the step, the seed is the random state.
+            "rng": {"scheme": RNG_SCHEME, "seed": int(cfg.seed)},
             "config": config_to_dict(cfg),
         },
     )
@@ -183,7 +192,7 @@ def train(cfg: Any, logdir: str | Path, device: str | None = None) -> TrainResul
     """Train (or resume) the run ``cfg`` describes in ``logdir``; see the module docstring."""
     check_training_config(cfg)
     logdir = Path(logdir).expanduser()
-    ctx = init_distributed(device or cfg.runtime.device)
+    ctx = init_distributed(device, cfg.runtime.device)
     try:
         # The run owns its logdir (rank 0 holds the lock; the other ranks write nothing there).
         with LogdirLock(logdir) if ctx.is_main else contextlib.nullcontext():
@@ -221,7 +230,7 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
     pairs = cfg.training_strategy != "svtcn"
 
     # -------------------------------------------------------------- restore
-    step, last_checkpoint = _restore(checkpoint_dir, model, optimizer, scaler, ctx.is_main)
+    step, last_checkpoint = _restore(checkpoint_dir, model, optimizer, scaler, int(cfg.seed), ctx.is_main)
     if resuming and last_checkpoint is None:
         raise TrainingError(
             f"no checkpoint in {checkpoint_dir} could be read (they were renamed *.corrupt); run the same command "

@@ -1,9 +1,11 @@
 """Nearest-neighbour imitation: match every frame of a query video to its nearest frame
 in one or more target videos (in embedding space) and show the two side by side.
 
-Works on plain arrays: each sequence is an :class:`EmbeddedSequence` (its embeddings
-``[V, T, D]`` and, for rendering, the :class:`~timecontrast.data.sequence.MultiViewSequence`
-that holds its frames). The command line (``tcn imitate``) computes the embeddings.
+Works on plain arrays: each sequence is an
+:class:`~timecontrast.data.sequence.EmbeddedSequence` (its embeddings ``[V, T, D]`` and,
+for rendering, the :class:`~timecontrast.data.sequence.MultiViewSequence` that holds its
+frames). The command line (``tcn imitate``) computes the embeddings. The matching itself
+(smoothing, nearest neighbours) is :mod:`timecontrast.viz.matching`.
 
 Modes, as the original release's ``generate_videos``:
 
@@ -14,10 +16,9 @@ Modes, as the original release's ``generate_videos``:
   (by name) is left out of the pool, so a match is never the query itself;
 - ``same``: one view of a sequence against another view of the same sequence.
 
-Smoothing (a fix of the original's off-by-one): embedding ``i`` is replaced by the mean
-of frames ``i - w .. i + w`` inclusive (``w = smoothing_window``; ``2w + 1`` frames,
-clipped at the ends; ``0`` = no smoothing). The original averaged ``[i - w, i + w)``,
-a window of ``2w`` frames that is not centred on ``i``.
+Embeddings are smoothed over time before matching: frames ``i - w .. i + w`` inclusive
+(``w = smoothing_window``), a fix of the original's off-by-one (see
+:mod:`timecontrast.viz.matching`).
 """
 
 from __future__ import annotations
@@ -30,117 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
+from timecontrast.data.sequence import EmbeddedSequence
 from timecontrast.errors import ConfigError, DataError
 from timecontrast.viz.files import safe_name
+from timecontrast.viz.matching import ImitationMatch, ImitationPair, SmoothedEmbeddings, match_pair
 
 logger = logging.getLogger(__name__)
 
 MODES = ("single", "multi", "same")
-
-
-@dataclass
-class EmbeddedSequence:
-    """A sequence's embeddings and, optionally, its frames (for rendering).
-
-    ``embeddings[i]`` holds view ``views[i]``; ``views`` defaults to ``0 .. V-1``. Passing
-    only some views (e.g. ``views=(1, 0)``) avoids embedding cameras nobody looks at.
-    """
-
-    name: str
-    embeddings: np.ndarray  # [V, T, D]
-    sequence: object | None = None  # a MultiViewSequence with frame(view, t); None = no rendering
-    views: tuple[int, ...] | None = None  # the view of each row of embeddings
-
-    def __post_init__(self) -> None:
-        self.embeddings = np.asarray(self.embeddings)
-        if self.embeddings.ndim != 3:
-            raise DataError(
-                f"sequence '{self.name}': embeddings must be [views, timesteps, dim], got shape {self.embeddings.shape}"
-            )
-        self.views = tuple(range(self.embeddings.shape[0])) if self.views is None else tuple(int(v) for v in self.views)
-        if len(self.views) != self.embeddings.shape[0] or len(set(self.views)) != len(self.views):
-            raise DataError(
-                f"sequence '{self.name}': views {self.views} do not label the {self.embeddings.shape[0]} embedding rows"
-            )
-
-    @property
-    def length(self) -> int:
-        return self.embeddings.shape[1]
-
-    def view_embeddings(self, view: int) -> np.ndarray:
-        """``[T, D]`` embeddings of ``view``."""
-        if view not in self.views:
-            raise DataError(f"sequence '{self.name}': view {view} was not embedded (embedded views: {self.views})")
-        return self.embeddings[self.views.index(view)]
-
-
-@dataclass
-class ImitationPair:
-    """One output video: a query view matched against the pooled ``target_view`` frames of ``targets``."""
-
-    name: str  # file stem, e.g. q<seq>v1_im<seq>v0
-    mode: str
-    query: EmbeddedSequence
-    query_view: int
-    targets: list[EmbeddedSequence]
-    target_view: int
-
-
-@dataclass
-class ImitationMatch:
-    """The nearest target frame of every query frame."""
-
-    target_index: np.ndarray  # [Tq] int64: which of pair.targets
-    target_frame: np.ndarray  # [Tq] int64: timestep within that target
-    distance: np.ndarray  # [Tq] float64: Euclidean distance of the smoothed embeddings
-
-
-# --------------------------------------------------------------------------- numerics
-def smooth_embeddings(embeddings: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average over time: ``[T, D] -> [T, D]`` (float64).
-
-    Row ``i`` is the mean of rows ``max(0, i - window) .. min(T - 1, i + window)``
-    inclusive; ``window = 0`` returns the embeddings unchanged.
-    """
-    emb = np.asarray(embeddings, np.float64)  # [T, D]
-    if window < 0:
-        raise ConfigError(f"smoothing_window must be >= 0, got {window}")
-    if window == 0 or len(emb) == 0:
-        return emb.copy()
-    t = np.arange(len(emb))
-    lo = np.maximum(t - window, 0)
-    hi = np.minimum(t + window + 1, len(emb))
-    csum = np.concatenate([np.zeros((1, emb.shape[1])), np.cumsum(emb, axis=0)])  # [T + 1, D]
-    return (csum[hi] - csum[lo]) / (hi - lo)[:, None]
-
-
-def nearest_neighbours(
-    query: np.ndarray, target: np.ndarray, max_elements: int = 1 << 23
-) -> tuple[np.ndarray, np.ndarray]:
-    """Index and Euclidean distance of the nearest ``target`` row of every ``query`` row.
-
-    ``query [Q, D]``, ``target [N, D]`` -> ``(index [Q] int64, distance [Q] float64)``.
-    The nearest row minimises ``|t|^2 - 2 q.t`` (``|q|^2`` is the same for every
-    candidate), computed in float64 by blocks of query rows with at most
-    ``max_elements`` values in memory; the reported distance is recomputed exactly from
-    the chosen pair.
-    """
-    q = np.asarray(query, np.float64)
-    t = np.asarray(target, np.float64)
-    if t.shape[0] == 0:
-        raise DataError("no target frames to match against")
-    if q.shape[1] != t.shape[1]:
-        raise DataError(f"query embeddings have dimension {q.shape[1]} but target embeddings {t.shape[1]}")
-    t_sq = np.einsum("nd,nd->n", t, t)  # [N]
-    block = max(1, max_elements // t.shape[0])
-    index = np.empty(len(q), np.int64)
-    for s in range(0, len(q), block):
-        score = q[s : s + block] @ t.T  # [B, N], then in place: |t|^2 - 2 q.t
-        score *= -2.0
-        score += t_sq
-        index[s : s + block] = score.argmin(axis=1)
-    distance = np.linalg.norm(q - t[index], axis=1) if len(q) else np.zeros(0)
-    return index, distance
 
 
 # ------------------------------------------------------------------------ pair plans
@@ -210,35 +108,6 @@ def plan_imitations(
     return pairs
 
 
-class SmoothedEmbeddings:
-    """Smoothed embeddings of (sequence, view), computed once and reused across pairs."""
-
-    def __init__(self, window: int) -> None:
-        self.window = window
-        self._cache: dict[tuple[int, int], np.ndarray] = {}
-
-    def __call__(self, seq: EmbeddedSequence, view: int) -> np.ndarray:
-        key = (id(seq), view)
-        if key not in self._cache:
-            self._cache[key] = smooth_embeddings(seq.view_embeddings(view), self.window)  # [T, D]
-        return self._cache[key]
-
-
-def match_pair(
-    pair: ImitationPair, smoothing_window: int = 5, smoothed: SmoothedEmbeddings | None = None
-) -> ImitationMatch:
-    """Match each query frame (smoothed) to its nearest smoothed frame among the pooled targets."""
-    smoothed = smoothed or SmoothedEmbeddings(smoothing_window)
-    query = smoothed(pair.query, pair.query_view)  # [Tq, D]
-    parts = [smoothed(t, pair.target_view) for t in pair.targets]  # each [Ti, D]
-    lengths = np.array([len(p) for p in parts])
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    owner = np.repeat(np.arange(len(parts)), lengths)  # [N]
-    index, distance = nearest_neighbours(query, np.concatenate(parts))
-    target_index = owner[index]
-    return ImitationMatch(target_index.astype(np.int64), (index - offsets[target_index]).astype(np.int64), distance)
-
-
 # -------------------------------------------------------------------------- outputs
 @dataclass
 class ImitationResult:
@@ -268,7 +137,7 @@ def write_imitations(
     from tqdm.auto import tqdm
 
     from timecontrast.viz.panels import ImitationRenderer, write_imitation_gif, write_imitation_video
-    from timecontrast.viz.plots import plot_alignment
+    from timecontrast.viz.plots import plot_alignment  # matplotlib loads only here
 
     if fps <= 0:
         raise ConfigError(f"--fps must be positive, got {fps}")

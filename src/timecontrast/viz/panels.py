@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from timecontrast.errors import DataError
 from timecontrast.io.files import atomic_path
 from timecontrast.io.video import VideoWriter
-from timecontrast.viz.imitation import ImitationMatch, ImitationPair
+from timecontrast.viz.matching import ImitationMatch, ImitationPair
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from sklearn.decomposition import PCA
 
-    from timecontrast.viz.imitation import EmbeddedSequence, ImitationMatch, ImitationPair
+    from timecontrast.data.sequence import EmbeddedSequence
+    from timecontrast.viz.matching import ImitationMatch, ImitationPair
     from timecontrast.viz.projector import FrameSample
 
 logger = logging.getLogger(__name__)

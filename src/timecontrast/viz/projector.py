@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from timecontrast.data.sequence import EmbeddedSequence
 from timecontrast.errors import DataError
 from timecontrast.io.files import name_error, temporary_directory
-from timecontrast.viz.imitation import EmbeddedSequence
 
 logger = logging.getLogger(__name__)
 
