@@ -134,7 +134,7 @@ def open_cameras(cameras: list[CameraSource]) -> list[CameraInfo]:
     return infos
 
 
-class _Stop(Exception):
+class _Stop(Exception):  # noqa: N818 (control flow that ends the loop normally, not an error)
     """Ends the recording loop normally, with the reason."""
 
     def __init__(self, reason: str) -> None:
@@ -325,10 +325,11 @@ class CaptureSession:
                 self._early[view].append(item)
                 if self._first_seen[view] is None:
                     self._first_seen[view] = item.timestamp
-                if any(t is None for t in self._first_seen):
+                first_seen = [t for t in self._first_seen if t is not None]
+                if len(first_seen) < len(self._first_seen):
                     return
                 # A frame up to one spread limit older than the last camera's first can still match it.
-                self._record_start = max(self._first_seen) + self.warmup - 2 * self.tolerance
+                self._record_start = max(first_seen) + self.warmup - 2 * self.tolerance
                 logger.info(
                     "recording %d cameras (after a %.1f s warm-up); Ctrl-C to stop", len(self.cameras), self.warmup
                 )

@@ -282,17 +282,68 @@ def convert_videos(
     while reading one, views whose lengths differ by more than ``max_views_discrepancy``
     frames) is recorded in ``result.failed`` and the others go on; nothing of it is
     written, and its earlier output, if any, is kept. An ``OSError`` while writing (a full
-    disk) is raised, naming the file. Temporaries of killed conversions are removed first. ``expected_views``: the number of views every sequence
-    must have; None infers it from the videos (all sequences must agree, else
-    :class:`DataError` naming them); 0 accepts any number. ``rotate`` (degrees
+    disk) is raised, naming the file. Temporaries of killed conversions are removed first.
+    ``expected_views``: the number of views every sequence must have; None infers it from
+    the videos (all sequences must agree, else :class:`DataError` naming them); 0 accepts
+    any number. ``rotate`` (degrees
     clockwise) applies to every video, or only to those whose path matches the regex
     ``rotate_if_matching``. ``workers`` videos are decoded and encoded at once (default:
     the number of CPUs), on ``parallel`` = ``"threads"`` or ``"processes"``. A sequence
     whose outputs were made with the same settings from the same videos is skipped unless
-    ``overwrite``; one made with other settings or from changed videos is converted again and its old files removed.
+    ``overwrite``; one made with other settings or from changed videos is converted again and
+    its old files removed.
     ``on_sequence(name, status)`` is called once per sequence with status ``written``,
     ``skipped`` or ``failed``.
     """
+    rotate_re, workers = _checked_options(
+        rotate, resize_min_edge, expected_views, rotate_if_matching, workers, parallel
+    )
+    out_root = Path(os.path.expanduser(str(output_dir)))
+    sequences, problems = scan_video_sequences(input_dir, expected_views or None, view_pattern)
+    if not sequences and not problems:
+        raise DataError(f"{input_dir}: holds no videos named <seq>_view<k>.<ext>; check --input_dir and --view_pattern")
+    if expected_views is None and (num_views := common_view_count(input_dir, sequences)) is not None:
+        logger.info("%d views per sequence (found in the videos; --expected_views sets it)", num_views)
+    settings = _Settings(
+        max_per_shard, resize_min_edge, rotate, rotate_if_matching, rotate_re, max_views_discrepancy, quality
+    )
+    on_disk = existing_outputs(out_root, [seq.name for seq in sequences])
+    remove_killed_temporaries([out_root, *((out_root / seq.name).parent for seq in sequences)])
+    bar = tqdm(total=0, unit="frame", desc="convert", disable=None if progress else True, dynamic_ncols=True)
+    run = _Run(ConvertResult(), bar, on_sequence)
+    for p in problems:
+        run.fail(p.name, p.message)
+    pool = _Workers(parallel, workers, bar)
+    jobs: deque[_Job] = deque()
+    try:
+        for seq in sequences:
+            job = run.start(seq, out_root, settings, on_disk[seq.name], overwrite, pool)
+            if job is None:
+                continue
+            jobs.append(job)
+            # Write the oldest sequence once the younger ones queue enough work to keep every
+            # worker busy meanwhile; this also bounds how many sequences are held in memory.
+            while len(jobs) > 1 and sum(len(job.tasks) for job in list(jobs)[1:]) >= workers:
+                run.finish(jobs.popleft(), pool, settings.options())
+        while jobs:
+            run.finish(jobs.popleft(), pool, settings.options())
+    finally:
+        for job in jobs:  # only after an interrupt or an unexpected error
+            job.stop()
+        pool.shutdown()
+        bar.close()
+    return run.result
+
+
+def _checked_options(
+    rotate: int,
+    resize_min_edge: int,
+    expected_views: int | None,
+    rotate_if_matching: str | None,
+    workers: int | None,
+    parallel: str,
+) -> tuple[re.Pattern[str] | None, int]:
+    """Check convert_videos' options; the compiled ``rotate_if_matching`` and the worker count."""
     if rotate not in ROTATIONS:
         raise DataError(f"--rotate {rotate}: only 0, 90, 180 or 270 degrees (clockwise) are supported")
     if resize_min_edge < 0:
@@ -314,90 +365,88 @@ def convert_videos(
         raise DataError(f"--workers {workers}: must be at least 1")
     if parallel not in ("threads", "processes"):
         raise DataError(f"parallel={parallel!r}: use 'threads' or 'processes'")
-    out_root = Path(os.path.expanduser(str(output_dir)))
-    sequences, problems = scan_video_sequences(input_dir, expected_views or None, view_pattern)
-    if not sequences and not problems:
-        raise DataError(f"{input_dir}: holds no videos named <seq>_view<k>.<ext>; check --input_dir and --view_pattern")
-    if expected_views is None and (num_views := common_view_count(input_dir, sequences)) is not None:
-        logger.info("%d views per sequence (found in the videos; --expected_views sets it)", num_views)
-    options = {
-        "max_per_shard": max_per_shard,
-        "resize_min_edge": resize_min_edge,
-        "rotate": rotate,
-        "rotate_if_matching": rotate_if_matching,
-        "jpeg_quality": quality,
-    }
+    return rotate_re, workers
 
-    result = ConvertResult()
-    on_disk = existing_outputs(out_root, [seq.name for seq in sequences])
-    remove_killed_temporaries([out_root, *((out_root / seq.name).parent for seq in sequences)])
-    bar = tqdm(total=0, unit="frame", desc="convert", disable=None if progress else True, dynamic_ncols=True)
 
-    def report(name: str, status: str) -> None:
-        if on_sequence is not None:
-            on_sequence(name, status)
+@dataclass(frozen=True)
+class _Settings:
+    """The conversion settings of one run (what a sequence's settings record compares)."""
 
-    def fail(name: str, exc: BaseException | str) -> None:
-        result.failed[name] = _reason(exc)
-        logger.error("%s: %s", name, result.failed[name])
-        report(name, "failed")
+    max_per_shard: int
+    resize_min_edge: int
+    rotate: int
+    rotate_if_matching: str | None
+    rotate_re: re.Pattern[str] | None
+    max_views_discrepancy: int
+    quality: int
 
-    def finish(job: _Job) -> None:
+    def options(self) -> dict[str, object]:
+        return {
+            "max_per_shard": self.max_per_shard,
+            "resize_min_edge": self.resize_min_edge,
+            "rotate": self.rotate,
+            "rotate_if_matching": self.rotate_if_matching,
+            "jpeg_quality": self.quality,
+        }
+
+
+@dataclass
+class _Run:
+    """One convert_videos run: what it did so far, its progress bar and its callback."""
+
+    result: ConvertResult
+    bar: tqdm
+    on_sequence: Callable[[str, str], None] | None
+
+    def report(self, name: str, status: str) -> None:
+        if self.on_sequence is not None:
+            self.on_sequence(name, status)
+
+    def fail(self, name: str, exc: BaseException | str) -> None:
+        self.result.failed[name] = _reason(exc)
+        logger.error("%s: %s", name, self.result.failed[name])
+        self.report(name, "failed")
+
+    def start(
+        self, seq: VideoSequence, out_root: Path, s: _Settings, on_disk: list[Path], overwrite: bool, pool: _Workers
+    ) -> _Job | None:
+        """Plan a sequence and submit its videos; None when it fails or is already converted."""
+        try:
+            plan = _plan(seq, out_root, s)
+        except (TimeContrastError, OSError) as exc:  # probing or reading its videos
+            self.fail(seq.name, exc)
+            return None
+        reason = "--overwrite" if overwrite else outdated_because(seq, plan, on_disk)
+        if reason is None:
+            self.result.skipped.extend(plan.paths)
+            logger.info("%s: already converted with these settings, skipped (--overwrite rewrites it)", seq.name)
+            self.report(seq.name, "skipped")
+            return None
+        if reason != "new":
+            logger.info("%s: converting again: %s", seq.name, reason)
+        self.bar.total += seq.length * seq.num_views
+        self.bar.refresh()
+        job = _Job(seq, plan, on_disk, pool.cancel_flag())
+        for path, size, rot in zip(seq.paths, plan.sizes, plan.rotations, strict=True):
+            job.tasks.append(pool.submit(path, seq.length, size, rot, s.quality, job.cancel))
+        return job
+
+    def finish(self, job: _Job, pool: _Workers, options: dict[str, object]) -> None:
+        """Wait for a sequence's views and write its records (an OSError while writing stops the run)."""
         seq = job.seq
         try:
             views = job.views(pool.poll)
         except (TimeContrastError, OSError) as exc:  # reading its videos: this sequence fails
-            fail(seq.name, exc)
+            self.fail(seq.name, exc)
             return
-        # Writing: an OSError (a full disk, a read-only folder) stops the run.
         removed = write_outputs(seq.name, job.plan, views, job.on_disk, options)
-        result.frames_encoded += sum(len(v) for v in views)
-        result.written.extend(job.plan.paths)
-        result.removed.extend(removed)
+        self.result.frames_encoded += sum(len(v) for v in views)
+        self.result.written.extend(job.plan.paths)
+        self.result.removed.extend(removed)
         logger.info("%s: %d frames x %d views -> %d file(s)", seq.name, seq.length, seq.num_views, len(job.plan.paths))
         if removed:
             logger.info("%s: removed its old file(s) %s", seq.name, ", ".join(p.name for p in removed))
-        report(seq.name, "written")
-
-    for p in problems:
-        fail(p.name, p.message)
-    pool = _Workers(parallel, workers, bar)
-    jobs: deque[_Job] = deque()
-    try:
-        for seq in sequences:
-            try:
-                plan = _plan(
-                    seq, out_root, max_per_shard, resize_min_edge, rotate, rotate_re, max_views_discrepancy, quality
-                )
-            except (TimeContrastError, OSError) as exc:  # probing or reading its videos
-                fail(seq.name, exc)
-                continue
-            reason = "--overwrite" if overwrite else outdated_because(seq, plan, on_disk[seq.name])
-            if reason is None:
-                result.skipped.extend(plan.paths)
-                logger.info("%s: already converted with these settings, skipped (--overwrite rewrites it)", seq.name)
-                report(seq.name, "skipped")
-                continue
-            if reason != "new":
-                logger.info("%s: converting again: %s", seq.name, reason)
-            bar.total += seq.length * seq.num_views
-            bar.refresh()
-            job = _Job(seq, plan, on_disk[seq.name], pool.cancel_flag())
-            jobs.append(job)
-            for path, size, rot in zip(seq.paths, plan.sizes, plan.rotations, strict=True):
-                job.tasks.append(pool.submit(path, seq.length, size, rot, quality, job.cancel))
-            # Write the oldest sequence once the younger ones queue enough work to keep every
-            # worker busy meanwhile; this also bounds how many sequences are held in memory.
-            while len(jobs) > 1 and sum(len(job.tasks) for job in list(jobs)[1:]) >= workers:
-                finish(jobs.popleft())
-        while jobs:
-            finish(jobs.popleft())
-    finally:
-        for job in jobs:  # only after an interrupt or an unexpected error
-            job.stop()
-        pool.shutdown()
-        bar.close()
-    return result
+        self.report(seq.name, "written")
 
 
 def _reason(exc: BaseException | str) -> str:
@@ -407,30 +456,21 @@ def _reason(exc: BaseException | str) -> str:
     return str(exc)
 
 
-def _plan(
-    seq: VideoSequence,
-    out_root: Path,
-    max_per_shard: int,
-    resize_min_edge: int,
-    rotate: int,
-    rotate_re: re.Pattern[str] | None,
-    max_views_discrepancy: int,
-    quality: int,
-) -> Plan:
+def _plan(seq: VideoSequence, out_root: Path, s: _Settings) -> Plan:
     """Shards, output paths, per-view resize and rotation, view 0's output frame size, and settings."""
     lengths = seq.view_lengths  # probes every video: an unreadable one fails here
-    if max(lengths) - min(lengths) > max_views_discrepancy:
+    if max(lengths) - min(lengths) > s.max_views_discrepancy:
         raise DataError(
             f"views have {lengths} frames, differing by {max(lengths) - min(lengths)} > --max_views_discrepancy "
-            f"{max_views_discrepancy}; check the videos are of the same take, or raise the limit"
+            f"{s.max_views_discrepancy}; check the videos are of the same take, or raise the limit"
         )
     if min(lengths) == 0:
         raise DataError(f"{seq.paths[lengths.index(0)]} holds no frames")
-    rotations = [rotate if rotate_re is None or rotate_re.search(str(p)) else 0 for p in seq.paths]
-    resized = [output_size(i.height, i.width, resize_min_edge) for i in seq.infos]
-    sizes = [size if resize_min_edge > 0 else None for size in resized]
+    rotations = [s.rotate if s.rotate_re is None or s.rotate_re.search(str(p)) else 0 for p in seq.paths]
+    resized = [output_size(i.height, i.width, s.resize_min_edge) for i in seq.infos]
+    sizes = [size if s.resize_min_edge > 0 else None for size in resized]
     frame_size = output_size(*resized[0], 0, rotations[0])  # what SequenceRecord.frame_size reads
-    shards = shard_ranges(seq.name, seq.length, max_per_shard)
-    paths = [out_root / f"{s.name}{RECORD_SUFFIX}" for s in shards]
-    settings = output_settings(seq, shards, sizes, rotations, quality)
+    shards = shard_ranges(seq.name, seq.length, s.max_per_shard)
+    paths = [out_root / f"{shard.name}{RECORD_SUFFIX}" for shard in shards]
+    settings = output_settings(seq, shards, sizes, rotations, s.quality)
     return Plan(shards, paths, sizes, rotations, frame_size, settings, settings_path(out_root, seq.name))

@@ -159,6 +159,67 @@ def _restore(checkpoint_dir: Path, model, optimizer, scaler, seed: int, is_main:
     return 0, None
 
 
+def _resume(
+    checkpoint_dir: Path, model, optimizer, scaler, seed: int, ctx: DistributedContext, resuming: bool
+) -> tuple[int, Path | None]:
+    """:func:`_restore`, checked: a run with checkpoints resumes from one, the same on every rank."""
+    step, last_checkpoint = _restore(checkpoint_dir, model, optimizer, scaler, seed, ctx.is_main)
+    if resuming and last_checkpoint is None:
+        raise TrainingError(
+            f"no checkpoint in {checkpoint_dir} could be read (they were renamed *.corrupt); run the same command "
+            "again to start from step 0, with the trunk's pretrained weights"
+        )
+    if not same_on_all_ranks(step, ctx):
+        raise TrainingError(
+            f"rank {ctx.rank} resumed from step {step} but other ranks from another step; every process must "
+            f"see the same {checkpoint_dir} (a shared filesystem, or copy it to every machine)"
+        )
+    return step, last_checkpoint
+
+
+class _Stepper:
+    """One optimisation step: forward under autocast, loss + L2 on the head, backward, clip, update."""
+
+    def __init__(self, cfg, ctx: DistributedContext, train_model, metric_loss, optimizer, scaler, model, amp_dtype):
+        self.cfg, self.ctx, self.train_model, self.metric_loss = cfg, ctx, train_model, metric_loss
+        self.optimizer, self.scaler = optimizer, scaler
+        self.head = model.head_parameters()
+        self.trainable = [p for p in model.parameters() if p.requires_grad]
+        self.autocast = torch.autocast("cuda", dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+
+    def run(
+        self, batch: dict[str, torch.Tensor], step: int, last_checkpoint: Path | None
+    ) -> tuple[float, torch.Tensor, torch.Tensor, float]:
+        """Train on ``batch`` as step ``step + 1``; ``(loss averaged over ranks, metric loss, images, lr)``."""
+        cfg, ctx, learning = self.cfg, self.ctx, self.cfg.learning
+        images = batch["images"].to(ctx.device, non_blocking=True)  # [B, 3, H, W] or [B, K, 3, H, W]
+        if cfg.runtime.channels_last and images.dim() == 4:
+            images = images.contiguous(memory_format=torch.channels_last)
+        torch.manual_seed(step_seed(cfg.seed, ctx.rank, step))  # this step's dropout masks
+        lr = lr_at(step, learning.learning_rate, learning.decay_steps, learning.decay_factor)
+        set_learning_rate(self.optimizer, lr)
+        with self.autocast:
+            embeddings = self.train_model(images)  # [B, D]
+            metric = self.metric_loss(embeddings, batch)
+        total = metric + learning.l2_reg_weight * l2_penalty(self.head).to(metric.device)
+        total_mean = float(mean_across_ranks(total, ctx))
+        if not np.isfinite(total_mean):
+            raise TrainingError(
+                f"the loss became {total_mean} at step {step + 1} ({self.metric_loss.tag} "
+                f"{float(metric.detach()):.4g}); training stopped, the last good checkpoint is "
+                f"{last_checkpoint or 'none (nothing was saved)'}. "
+                "Lower learning.learning_rate or set learning.grad_clip_norm, then re-run to resume"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        if learning.grad_clip_norm > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.trainable, learning.grad_clip_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return total_mean, metric, images, lr
+
+
 def _save(checkpoint_dir: Path, cfg, model, optimizer, scaler, step: int, num_to_keep: int) -> Path:
     path = save_checkpoint(
         checkpoint_dir,
@@ -224,24 +285,14 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
     amp_dtype = _amp_dtype(cfg.runtime.amp, ctx.device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     checkpoint_dir = logdir / "checkpoints"
-    max_step, l2_weight, clip = cfg.learning.max_step, cfg.learning.l2_reg_weight, cfg.learning.grad_clip_norm
+    max_step = cfg.learning.max_step
     save_every, num_to_keep = cfg.logging.checkpoint.save_checkpoints_steps, cfg.logging.checkpoint.num_to_keep
     summary_every, image_summaries = cfg.logging.summary.save_summaries_steps, cfg.logging.summary.image_summaries
     pairs = cfg.training_strategy != "svtcn"
 
     # -------------------------------------------------------------- restore
-    step, last_checkpoint = _restore(checkpoint_dir, model, optimizer, scaler, int(cfg.seed), ctx.is_main)
-    if resuming and last_checkpoint is None:
-        raise TrainingError(
-            f"no checkpoint in {checkpoint_dir} could be read (they were renamed *.corrupt); run the same command "
-            "again to start from step 0, with the trunk's pretrained weights"
-        )
+    step, last_checkpoint = _resume(checkpoint_dir, model, optimizer, scaler, int(cfg.seed), ctx, resuming)
     start_step = step
-    if not same_on_all_ranks(step, ctx):
-        raise TrainingError(
-            f"rank {ctx.rank} resumed from step {step} but other ranks from another step; every process must "
-            f"see the same {checkpoint_dir} (a shared filesystem, or copy it to every machine)"
-        )
     batches = build_batches(
         cfg, model, sequences, train=True, rank=ctx.rank, start_batch=step, with_raw=image_summaries and ctx.is_main
     )
@@ -253,11 +304,8 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
     if step >= max_step:
         log.info("already at step %d (learning.max_step %d); nothing to train", step, max_step)
     loader = make_loader(batches, cfg.data.num_workers, pin_memory=ctx.device.type == "cuda")
-    train_model = wrap_model(model, ctx)
+    stepper = _Stepper(cfg, ctx, wrap_model(model, ctx), metric_loss, optimizer, scaler, model, amp_dtype)
     model.train()
-    head = model.head_parameters()
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    autocast = torch.autocast("cuda", dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
     bar = tqdm(
         total=max_step, initial=step, desc="train", unit="step", dynamic_ncols=True,
         disable=not (ctx.is_main and sys.stderr.isatty()),
@@ -272,30 +320,7 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
     try:
         while step < max_step:
             batch = next(data)
-            images = batch["images"].to(ctx.device, non_blocking=True)  # [B, 3, H, W] or [B, K, 3, H, W]
-            if cfg.runtime.channels_last and images.dim() == 4:
-                images = images.contiguous(memory_format=torch.channels_last)
-            torch.manual_seed(step_seed(cfg.seed, ctx.rank, step))  # this step's dropout masks
-            lr = lr_at(step, cfg.learning.learning_rate, cfg.learning.decay_steps, cfg.learning.decay_factor)
-            set_learning_rate(optimizer, lr)
-            with autocast:
-                embeddings = train_model(images)  # [B, D]
-                metric = metric_loss(embeddings, batch)
-            total = metric + l2_weight * l2_penalty(head).to(metric.device)
-            total_mean = float(mean_across_ranks(total, ctx))
-            if not np.isfinite(total_mean):
-                raise TrainingError(
-                    f"the loss became {total_mean} at step {step + 1} ({metric_loss.tag} {float(metric.detach()):.4g}); "
-                    f"training stopped, the last good checkpoint is {last_checkpoint or 'none (nothing was saved)'}. "
-                    "Lower learning.learning_rate or set learning.grad_clip_norm, then re-run to resume"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(total).backward()
-            if clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(trainable, clip)
-            scaler.step(optimizer)
-            scaler.update()
+            total_mean, metric, images, lr = stepper.run(batch, step, last_checkpoint)
             step += 1
             last_loss = total_mean
             bar.update(1)
@@ -303,20 +328,13 @@ def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
             if step % summary_every == 0 or step == max_step:
                 now = time.perf_counter()
                 steps_per_sec = (step - tick_step) / max(now - tick, 1e-9)
-                metric_mean = float(mean_across_ranks(metric, ctx))
                 images_per_sec = steps_per_sec * images.shape[0] * ctx.world_size
                 bar.set_postfix(loss=f"{total_mean:.4f}", img_s=f"{images_per_sec:.0f}", refresh=False)
+                metric_mean = float(mean_across_ranks(metric, ctx))
                 if metrics is not None:
-                    metrics.scalars(
-                        step,
-                        {
-                            "loss": total_mean,
-                            f"training/{metric_loss.tag}": metric_mean,
-                            "learning_rate": lr,
-                            "global_step/sec": steps_per_sec,
-                            "images/sec": images_per_sec,
-                        },
-                    )
+                    scalars = {"loss": total_mean, f"training/{metric_loss.tag}": metric_mean, "learning_rate": lr}
+                    scalars.update({"global_step/sec": steps_per_sec, "images/sec": images_per_sec})
+                    metrics.scalars(step, scalars)
                     if image_summaries:
                         tag = "training/mvtcn_pairs" if pairs else "training/svtcn_images"
                         metrics.image(step, tag, _image_summary(batch, pairs))
