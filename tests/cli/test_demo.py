@@ -79,10 +79,10 @@ def test_quick_demo_reports_each_check_as_its_numbers_say(demo):
          m_mf < m_mv, f"{m_mf:.4f} vs {m_mv:.4f}"),
     ]  # fmt: skip
     assert lines == [("PASS" if holds else "FAIL", f"{claim}: {detail}") for claim, holds, detail in expected]
-    # What the quick run (4 and 3 training steps) shows, where its numbers are far from the
-    # thresholds: alignment is not learned yet (trained/untrained ratio about 1.0), while the
-    # multi-frame network's velocity probe errors are far below the single-frame one's.
-    assert [outcome for outcome, _ in lines[:1] + lines[2:4]] == ["FAIL", "PASS", "PASS"]
+    # What the quick run (4 training steps) shows, far from the threshold: alignment is not
+    # learned yet (trained/untrained ratio about 1.0). The other checks sit too near their
+    # thresholds after 4 steps to pin (the probes moved when the demo's data changed).
+    assert lines[0][0] == "FAIL" and a_mv > 0.8 * a_base
 
 
 def test_rerun_skips_finished_steps_and_redoes_changed_ones(demo, capsys):
