@@ -38,4 +38,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py --output docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache

@@ -37,16 +37,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
-from torch import nn
 
+from timecontrast.config import TCNConfig
 from timecontrast.data.records import SequenceRecord, open_sequences
 from timecontrast.data.samplers import clip_indices
 from timecontrast.data.sequence import EmbeddedSequence, MultiViewSequence
 from timecontrast.data.transforms import EvalTransform, eval_transform_for
 from timecontrast.devices import resolve_device
 from timecontrast.errors import ConfigError, DataError
-from timecontrast.models import build_pretrained_trunk, build_untrained_embedder, load_trained_model
+from timecontrast.models import (
+    EmbeddingNetwork,
+    PooledTrunk,
+    build_pretrained_trunk,
+    build_untrained_embedder,
+    load_trained_model,
+)
 
 
 class Embedder:
@@ -60,8 +65,8 @@ class Embedder:
 
     def __init__(
         self,
-        model: nn.Module,
-        cfg: DictConfig,
+        model: EmbeddingNetwork | PooledTrunk,
+        cfg: TCNConfig,
         device: str | torch.device | None = None,
         batch_size: int | None = None,
         *,
@@ -107,7 +112,7 @@ class Embedder:
 
     @classmethod
     def untrained(
-        cls, cfg: DictConfig, seed: int = 0, device: str | torch.device | None = None, batch_size: int | None = None
+        cls, cfg: TCNConfig, seed: int = 0, device: str | torch.device | None = None, batch_size: int | None = None
     ) -> Embedder:
         """The same network with random weights everywhere (trunk included): the baseline.
         The global torch random state is left untouched."""
@@ -115,7 +120,7 @@ class Embedder:
 
     @classmethod
     def pretrained_trunk(
-        cls, cfg: DictConfig, device: str | torch.device | None = None, batch_size: int | None = None
+        cls, cfg: TCNConfig, device: str | torch.device | None = None, batch_size: int | None = None
     ) -> Embedder:
         """The configured trunk with its pretrained weights, average-pooled (no head).
 
@@ -223,7 +228,11 @@ class Embedder:
         out = np.empty((len(views), sequence.length, self.embedding_size), np.float32)
         for i, v in enumerate(views):
             s = 0
-            for chunk in self.embed_stream(lambda lo, hi, v=v: sequence.frames(v, range(lo, hi)), sequence.length):
+
+            def read(lo: int, hi: int, view: int = v) -> np.ndarray:
+                return sequence.frames(view, range(lo, hi))
+
+            for chunk in self.embed_stream(read, sequence.length):
                 out[i, s : s + len(chunk)] = chunk
                 s += len(chunk)
         return out

@@ -30,6 +30,7 @@ _MAX_CHUNK_ELEMENTS = 1 << 24
 @contextlib.contextmanager
 def _float32(device: torch.device) -> Iterator[None]:
     """Switch autocast off (if the device type supports it) so the loss runs in float32."""
+    ctx: contextlib.AbstractContextManager[object]
     try:
         ctx = torch.autocast(device_type=device.type, enabled=False)
     except RuntimeError:  # a device type without autocast support

@@ -12,10 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from timecontrast.capture.devices import describe_video_devices, device_holders
 from timecontrast.capture.sources import CameraInfo, CameraSource, CapturedFrame
 from timecontrast.errors import CaptureError, DependencyError
+
+if TYPE_CHECKING:
+    import cv2
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +28,7 @@ logger = logging.getLogger(__name__)
 _MAX_DRIVER_LAG = 1.0
 
 
-def _import_cv2():
+def _import_cv2() -> ModuleType:
     try:
         import cv2
     except ImportError:
@@ -54,8 +59,8 @@ class OpenCVCamera(CameraSource):
         self.spec = spec
         self.width, self.height, self.fps = width, height, fps
         self.fourcc = fourcc
-        self._cap = None
-        self._cv2 = None
+        self._cap: cv2.VideoCapture | None = None
+        self._cv2: ModuleType | None = None
         self._count = 0
         self._driver_clock = True  # until a driver timestamp proves implausible
         if spec.isdigit():
@@ -121,6 +126,7 @@ class OpenCVCamera(CameraSource):
     def _timestamp(self, grabbed_at: float) -> float:
         if self.device is None or not self._driver_clock:
             return grabbed_at
+        assert self._cap is not None and self._cv2 is not None, "read() stamps frames only after open()"
         driver = self._cap.get(self._cv2.CAP_PROP_POS_MSEC) / 1000.0
         if 0.0 <= grabbed_at - driver < _MAX_DRIVER_LAG:
             return driver
@@ -129,7 +135,7 @@ class OpenCVCamera(CameraSource):
         return grabbed_at
 
     def read(self) -> CapturedFrame | None:
-        if self._cap is None:
+        if self._cap is None or self._cv2 is None:
             raise CaptureError(f"camera {self.spec!r}: read() before open()")
         cv2 = self._cv2
         if not self._cap.grab():

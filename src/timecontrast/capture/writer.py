@@ -275,7 +275,11 @@ class SequenceWriter:
             except OSError as exc:  # an fsync names no file
                 name_error(exc, encoder.path)
                 raise
-        return self._encoders[-1].writer.num_frames if self.debug_path is not None else 0
+        if self.debug_path is None:
+            return 0
+        debug = self._encoders[-1].writer
+        assert debug is not None  # checked in the loop above
+        return debug.num_frames
 
     def _keep_for_recovery(self, metadata: dict[str, Any] | None) -> None:
         """Leave the take whole for recovery: last fragments written, final fields journaled

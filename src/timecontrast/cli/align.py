@@ -20,11 +20,13 @@ import argparse
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from omegaconf import DictConfig
+from typing import TYPE_CHECKING
 
 from timecontrast.cli.common import add_config_arguments
 from timecontrast.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from timecontrast.config import TCNConfig
 
 
 # ----------------------------------------------------------- shared by the metric commands
@@ -67,7 +69,7 @@ def run_dir(checkpointdir: str) -> Path:
     return p.parent if p.name == "checkpoints" else p
 
 
-def load_eval_config(args: argparse.Namespace) -> DictConfig:
+def load_eval_config(args: argparse.Namespace) -> TCNConfig:
     """``--config_paths`` (+ overrides), by default the run's final_training_config.yaml."""
     from timecontrast.config import load_config
     from timecontrast.evaluation.runner import find_run_config
@@ -85,7 +87,7 @@ def load_eval_config(args: argparse.Namespace) -> DictConfig:
 
 def run_metric(
     args: argparse.Namespace,
-    cfg: DictConfig,
+    cfg: TCNConfig,
     metric: str,
     evaluate: Callable,
     print_report: Callable,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig
+if TYPE_CHECKING:
+    from timecontrast.config import TCNConfig
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +29,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(args: argparse.Namespace) -> DictConfig:
+def config_from_args(args: argparse.Namespace) -> TCNConfig:
     from timecontrast.config import load_config
 
     return load_config(args.config_paths, args.model_params or None, args.overrides)

@@ -24,12 +24,16 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from timecontrast.cli.common import add_config_arguments
 from timecontrast.data.sequence import EmbeddedSequence
 from timecontrast.io.files import remove_stale_temporaries
 from timecontrast.viz.imitation import MODES
+
+if TYPE_CHECKING:
+    from timecontrast.config import TCNConfig
+    from timecontrast.inference import Embedder
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,11 +63,11 @@ def _user_settings(args: argparse.Namespace) -> dict[str, Any]:
 class EmbeddingSetup:
     """A checkpoint's embedder, with the command line's settings applied to its config."""
 
-    embedder: Any  # timecontrast.inference.Embedder
+    embedder: Embedder
     checkpoint_label: str
 
     @property
-    def cfg(self):
+    def cfg(self) -> TCNConfig:
         return self.embedder.cfg
 
     @classmethod
@@ -81,7 +85,8 @@ class EmbeddingSetup:
         cfg = trained.config
         if user:
             merged = OmegaConf.merge(OmegaConf.create(config_to_dict(cfg)), OmegaConf.create(user))
-            cfg = config_from_dict(OmegaConf.to_container(merged), "--config_paths / overrides")
+            # A merge of two dict configs with string keys: a dict with string keys.
+            cfg = config_from_dict(cast(dict[str, Any], OmegaConf.to_container(merged)), "--config_paths / overrides")
         device = args.device or user.get("runtime", {}).get("device") or "auto"
         embedder = Embedder(trained.model, cfg, device, step=trained.step, source=str(trained.path))
         return cls(embedder, f"{trained.path} (step {trained.step}) on {embedder.device}")

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from timecontrast.evaluation.labeled import labeled_eval, load_labeled_set
 
     cfg = load_eval_config(args)
-    path = cfg.data.labeled[args.mode]
+    path = getattr(cfg.data.labeled, args.mode)
     if not path:
         raise ConfigError(f"data.labeled.{args.mode} is empty; set it to the directory of labeled frame records")
     image_keys, task_key = split_image_attr_keys(list(cfg.data.labeled.image_attr_keys))

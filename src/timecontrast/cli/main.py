@@ -35,6 +35,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("probe", "probe", "regress the true state from embeddings (position, velocity)"),
     ("imitate", "imitate", "nearest-neighbour imitation videos"),
     ("project", "project", "TensorBoard projector run and PCA/t-SNE plots of embeddings"),
+    ("reward", "reward", "per-frame imitation reward of episodes against a demo (check a reward before RL)"),
     ("demo", "demo", "the whole chain on a simulated world, with a report"),
 ]
 

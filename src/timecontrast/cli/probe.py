@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--probes {args.probes!r}: choose from {', '.join(PROBES)}")
     splits = {}
     for key in ("training", "validation"):
-        path = cfg.data[key]
+        path = getattr(cfg.data, key)
         if not path:
             raise ConfigError(f"data.{key} is empty; the probe fits on data.training and scores on data.validation")
         try:

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     splits = parse_splits(args.split) if args.split else None
     sequences = args.sequences if args.sequences is not None or splits is not None else 20
-    total = sequences if sequences is not None else sum(splits.values())
+    total = sequences if sequences is not None else sum((splits or {}).values())
     start = time.perf_counter()
     with tqdm(total=total, unit="seq", desc=f"synth {args.world}", disable=not sys.stderr.isatty()) as bar:
         info = generate_dataset(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
@@ -96,7 +97,7 @@ def _schema_keys(cls: type = TCNConfig) -> dict[str, Any]:
     """Nested dict of the schema's keys; a nested dataclass maps to its own dict."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         out[f.name] = _schema_keys(type(default)) if dataclasses.is_dataclass(default) else None
     return out
 
@@ -179,10 +180,15 @@ def parse_override(item: str) -> dict[str, Any]:
     return nested
 
 
-def validate(cfg: DictConfig, source: str = "config") -> None:
+def _select(cfg: TCNConfig, dotted: str) -> Any:
+    """The value of a dotted key (``data.batch_size``)."""
+    return functools.reduce(getattr, dotted.split("."), cfg)
+
+
+def validate(cfg: TCNConfig, source: str = "config") -> None:
     """Check choices and cross-key rules that a type alone cannot express."""
     for dotted, allowed in CHOICES.items():
-        value = OmegaConf.select(cfg, dotted)
+        value = _select(cfg, dotted)
         if value not in allowed:
             close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.4)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -201,17 +207,32 @@ def validate(cfg: DictConfig, source: str = "config") -> None:
         "data.width",
         "embedding_size",
     ):
-        if OmegaConf.select(cfg, dotted) < 1:
+        if _select(cfg, dotted) < 1:
             raise ConfigError(f"{source}: '{dotted}' must be at least 1")
     if any(k < 1 for k in cfg.val.recall_at_k_list):
         raise ConfigError(f"{source}: 'val.recall_at_k_list' values must be at least 1")
 
 
-def default_config() -> DictConfig:
-    """The schema defaults, as a struct-mode config (unknown keys are errors)."""
+def _defaults() -> DictConfig:
     cfg = OmegaConf.structured(TCNConfig)
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+def _as_schema(cfg: DictConfig) -> TCNConfig:
+    """``cfg`` typed as the schema it was built from.
+
+    Every config here is a struct-mode ``DictConfig`` made from :class:`TCNConfig` and
+    merged only with checked keys, so it has the schema's keys and value types: annotating
+    it as the dataclass is OmegaConf's pattern for typed access to structured configs,
+    which a type checker cannot follow through ``OmegaConf.merge``.
+    """
+    return cast(TCNConfig, cfg)
+
+
+def default_config() -> TCNConfig:
+    """The schema defaults, as a struct-mode config (unknown keys are errors)."""
+    return _as_schema(_defaults())
 
 
 PACKAGE_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -286,19 +307,21 @@ def load_config(
     config_paths: str | Sequence[str] | None = None,
     model_params: str | Mapping[str, Any] | None = None,
     overrides: Iterable[str] = (),
-) -> DictConfig:
+) -> TCNConfig:
     """Build the final config: defaults, files left to right, model_params, overrides.
 
-    Returns an OmegaConf ``DictConfig`` with dot access (``cfg.learning.learning_rate``)
-    and dict access (``cfg['learning']``). Raises :class:`ConfigError` naming the file.
+    Returns an OmegaConf ``DictConfig`` of the :class:`TCNConfig` schema (typed as it) with
+    dot access (``cfg.learning.learning_rate``) and dict access (``cfg['learning']``).
+    Raises :class:`ConfigError` naming the file.
     """
-    cfg = default_config()
+    cfg = _defaults()
     done: list[OriginalKey] = []
     for source, data in _user_sources(config_paths, model_params, overrides):
         cfg = _merge(cfg, translate(data, source, done), source)
     warn_original_keys(done)
-    validate(cfg)
-    return cfg
+    typed = _as_schema(cfg)
+    validate(typed)
+    return typed
 
 
 def _user_sources(
@@ -336,7 +359,7 @@ def load_user_settings(
     return OmegaConf.to_container(merged)  # type: ignore[return-value]
 
 
-def save_config(cfg: DictConfig, logdir: str | os.PathLike) -> Path:
+def save_config(cfg: TCNConfig, logdir: str | os.PathLike) -> Path:
     """Write ``final_training_config.yaml`` into ``logdir`` atomically; return its path."""
     logdir = Path(logdir)
     logdir.mkdir(parents=True, exist_ok=True)
@@ -346,13 +369,13 @@ def save_config(cfg: DictConfig, logdir: str | os.PathLike) -> Path:
     return write_text(target, text, durable=True)
 
 
-def config_to_dict(cfg: DictConfig) -> dict[str, Any]:
+def config_to_dict(cfg: TCNConfig) -> dict[str, Any]:
     """A plain nested dict (e.g. to store inside a checkpoint)."""
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
-def config_from_dict(data: Mapping[str, Any], source: str = "checkpoint") -> DictConfig:
+def config_from_dict(data: Mapping[str, Any], source: str = "checkpoint") -> TCNConfig:
     """Rebuild a validated config from a plain dict (the inverse of :func:`config_to_dict`)."""
-    cfg = _merge(default_config(), data, source)
+    cfg = _as_schema(_merge(_defaults(), data, source))
     validate(cfg, source)
     return cfg

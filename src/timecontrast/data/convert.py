@@ -175,8 +175,10 @@ def _init_worker(counter, abort) -> None:
 
 
 def _count_in_worker(n: int) -> None:
-    with _worker_counter.get_lock():
-        _worker_counter.value += n
+    counter = _worker_counter
+    assert counter is not None, "_init_worker sets the counter before any task runs"
+    with counter.get_lock():
+        counter.value += n
 
 
 def _video_jpegs_in_worker(
@@ -424,7 +426,7 @@ class _Run:
             return None
         if reason != "new":
             logger.info("%s: converting again: %s", seq.name, reason)
-        self.bar.total += seq.length * seq.num_views
+        self.bar.total = (self.bar.total or 0) + seq.length * seq.num_views
         self.bar.refresh()
         job = _Job(seq, plan, on_disk, pool.cancel_flag())
         for path, size, rot in zip(seq.paths, plan.sizes, plan.rotations, strict=True):

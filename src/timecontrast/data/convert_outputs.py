@@ -239,8 +239,7 @@ def _pending_record(path: Path, data: bytes) -> PendingFile:
     (a write on a descriptor names no file)."""
     pending = PendingFile(path, durable=True)
     try:
-        fd, pending.fd = pending.fd, None
-        with open(fd, "wb") as fh:
+        with open(pending.take_fd(), "wb") as fh:
             fh.write(frame_record(data))
     except BaseException as exc:
         pending.discard()

@@ -43,7 +43,7 @@ def walk_folder(
             raise exc
         on_error(exc)
 
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=fail):
+    for dirpath, dirnames, filenames in os.walk(Path(root), followlinks=True, onerror=fail):
         here = Path(dirpath)
         kept = []
         for name in sorted(dirnames):

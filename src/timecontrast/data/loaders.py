@@ -29,7 +29,7 @@ import logging
 import pickle
 from collections.abc import Iterator, Sequence
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -46,8 +46,17 @@ from timecontrast.data.samplers import (
     build_sampler,
     clip_indices,
 )
-from timecontrast.data.transforms import EvalTransform, TrainTransform, eval_transform_for, train_transform_for
+from timecontrast.data.transforms import (
+    EmbedderInput,
+    EvalTransform,
+    TrainTransform,
+    eval_transform_for,
+    train_transform_for,
+)
 from timecontrast.errors import ConfigError, DataError, TimeContrastError
+
+if TYPE_CHECKING:  # data reads the config tree only in its factories; never imported at run time
+    from timecontrast.config import TCNConfig
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +179,8 @@ class SequenceBatches(IterableDataset):
             batch["raw"] = torch.stack(raws)  # [B, 3, h, w] uint8
         return batch
 
-    def __iter__(self) -> Iterator[Batch]:
+    def __iter__(self) -> Iterator[Batch | WorkerFailure]:
+        """The batches of this worker's share; in a worker, a failure ends its share (see :class:`WorkerFailure`)."""
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         stop = None if self.num_batches is None else self.start_batch + self.num_batches
@@ -194,7 +204,7 @@ class SequenceBatches(IterableDataset):
 
 
 # ------------------------------------------------------------------------ factories
-def _num_frames(cfg: Any, embedder: Any) -> tuple[int, int]:
+def _num_frames(cfg: TCNConfig, embedder: EmbedderInput) -> tuple[int, int]:
     """Clip length and stride of the embedder, checked against the training strategy."""
     k, stride = int(getattr(embedder, "num_frames", 1)), int(getattr(embedder, "frame_stride", 1))
     if cfg.training_strategy == "mftcn" and k < 2:
@@ -211,7 +221,7 @@ def _num_frames(cfg: Any, embedder: Any) -> tuple[int, int]:
     return k, stride
 
 
-def open_split(cfg: Any, split: str) -> list[SequenceRecord]:
+def open_split(cfg: TCNConfig, split: str) -> list[SequenceRecord]:
     """The sequences of ``data.training`` or ``data.validation``, with ``data.num_views`` views."""
     key = {"training": "data.training", "validation": "data.validation"}[split]
     path = cfg.data.training if split == "training" else cfg.data.validation
@@ -225,14 +235,14 @@ def open_split(cfg: Any, split: str) -> list[SequenceRecord]:
     return sequences
 
 
-def check_strategy(cfg: Any) -> None:
+def check_strategy(cfg: TCNConfig) -> None:
     if cfg.training_strategy not in STRATEGIES:
         raise ConfigError(f"training_strategy is '{cfg.training_strategy}'; choose one of: {', '.join(STRATEGIES)}")
 
 
 def build_batches(
-    cfg: Any,
-    embedder: Any,
+    cfg: TCNConfig,
+    embedder: EmbedderInput,
     sequences: Sequence[SequenceRecord],
     *,
     train: bool,
@@ -269,7 +279,8 @@ def build_batches(
 class BatchLoader(DataLoader):
     """A DataLoader of :class:`SequenceBatches` that raises a worker's error as it was raised."""
 
-    def __iter__(self) -> Iterator[Batch]:
+    # DataLoader's stubs pin __iter__ to its private iterator class; callers only iterate.
+    def __iter__(self) -> Iterator[Batch]:  # type: ignore[override]
         for batch in super().__iter__():
             if isinstance(batch, WorkerFailure):
                 batch.raise_error()

@@ -28,11 +28,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from timecontrast.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # data reads the config tree only in its factories; never imported at run time
+    from timecontrast.config import TCNConfig
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +100,9 @@ def _check_batch(batch_size: int, examples_per_sequence: int) -> int:
     return batch_size // examples_per_sequence
 
 
-def _eligible(lengths: Sequence[int], min_length: int, what: str, names: Sequence[str] | None) -> np.ndarray:
+def _eligible(
+    lengths: Sequence[int] | np.ndarray, min_length: int, what: str, names: Sequence[str] | None
+) -> np.ndarray:
     lengths_arr = np.asarray(lengths, dtype=np.int64)
     ok = np.flatnonzero(lengths_arr >= min_length)
     short = np.flatnonzero(lengths_arr < min_length)
@@ -254,7 +260,7 @@ STRATEGIES: dict[str, str] = {
 }
 
 
-def build_sampler(cfg, lengths: Sequence[int], names: Sequence[str] | None = None) -> Sampler:
+def build_sampler(cfg: TCNConfig, lengths: Sequence[int], names: Sequence[str] | None = None) -> Sampler:
     """The sampler of ``cfg.training_strategy`` for sequences of these ``lengths``."""
     strategy = cfg.training_strategy
     d = cfg.data

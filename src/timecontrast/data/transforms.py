@@ -37,13 +37,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as F
 
 from timecontrast.errors import ConfigError
+
+if TYPE_CHECKING:  # data reads the config tree only in its factories; never imported at run time
+    from timecontrast.config import TCNConfig
 
 EVAL_CROPPINGS = ("crop_center", "pad", "pad200", "pad_crop_central", "full")
 PAD200_PIXELS = 200  # pad200: black pixels added on the left and on the right
@@ -361,17 +364,33 @@ class TrainTransform:
 
 
 # ----------------------------------------------------------------------- factories
-def _mean_std_of(embedder: Any) -> tuple[Sequence[float], Sequence[float]]:
+class EmbedderInput(Protocol):
+    """What the data pipeline reads of the network it feeds: the normalisation of its
+    [0, 1] RGB input and the clips it takes. The models' ``EmbeddingNetwork`` and
+    ``PooledTrunk`` have it (the embedder contract of docs/architecture.md); data does not
+    import models."""
+
+    @property
+    def mean(self) -> Sequence[float]: ...
+    @property
+    def std(self) -> Sequence[float]: ...
+    @property
+    def num_frames(self) -> int: ...
+    @property
+    def frame_stride(self) -> int: ...
+
+
+def _mean_std_of(embedder: EmbedderInput) -> tuple[Sequence[float], Sequence[float]]:
     return embedder.mean, embedder.std
 
 
-def eval_transform_for(cfg: Any, embedder: Any) -> EvalTransform:
+def eval_transform_for(cfg: TCNConfig, embedder: EmbedderInput) -> EvalTransform:
     """The evaluation preprocessing of a config (size, ``eval_cropping``) and an embedder (mean, std)."""
     mean, std = _mean_std_of(embedder)
     return EvalTransform(cfg.data.height, cfg.data.width, cfg.data.preprocessing.eval_cropping, mean, std)
 
 
-def train_transform_for(cfg: Any, embedder: Any) -> TrainTransform:
+def train_transform_for(cfg: TCNConfig, embedder: EmbedderInput) -> TrainTransform:
     """The training augmentation of a config (``data.augmentation``) and an embedder (mean, std)."""
     mean, std = _mean_std_of(embedder)
     a = cfg.data.augmentation

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -70,7 +70,7 @@ class VideoSequence:
             raise DataError(f"sequence '{name}': no view videos given")
         self.name = name
         self.paths = [Path(p) for p in paths]
-        self._cursors: dict[int, tuple[Iterator[np.ndarray], int, np.ndarray | None]] = {}
+        self._cursors: dict[int, tuple[Generator[np.ndarray, None, None], int, np.ndarray | None]] = {}
 
     @property
     def num_views(self) -> int:
@@ -116,6 +116,7 @@ class VideoSequence:
         except StopIteration:
             self._cursors.pop(view, None)
             raise short_video_error(self.paths[view], pos, self.view_lengths[view]) from None
+        assert last is not None  # the loop ran: frame t was decoded
         self._cursors[view] = (it, pos, last)
         return last
 

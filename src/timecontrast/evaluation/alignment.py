@@ -121,9 +121,13 @@ def alignment_error(
         flush(shape)
     if not per_seq:
         raise DataError("alignment needs at least one sequence; check the records path (data.validation)")
+    sequence_errors: dict[str, np.ndarray] = {}
+    for name, err in per_seq.items():
+        assert err is not None  # every bucket was flushed above
+        sequence_errors[name] = err
     forward, both = [], []
     pair_values: dict[tuple[int, int], list[float]] = {}
-    for m in per_seq.values():
+    for m in sequence_errors.values():
         v = m.shape[0]
         for i in range(v):
             for j in range(v):
@@ -137,5 +141,5 @@ def alignment_error(
         error=float(np.mean(forward)),
         error_both_directions=float(np.mean(both)),
         pair_errors={p: float(np.mean(vals)) for p, vals in sorted(pair_values.items())},
-        sequence_errors=per_seq,
+        sequence_errors=sequence_errors,
     )

@@ -125,7 +125,7 @@ class ClassificationResult:
 
 def knn_classification(
     embeddings: np.ndarray,
-    groups: Sequence,
+    groups: Sequence | np.ndarray,
     labels: Mapping[str, np.ndarray],
     ks: Sequence[int] = (1,),
     device: str | torch.device | None = None,

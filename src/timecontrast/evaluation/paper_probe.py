@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,6 +38,9 @@ from tqdm import tqdm
 
 from timecontrast.errors import DataError
 from timecontrast.evaluation.probe import ProbeData, probe_data_of
+
+if TYPE_CHECKING:
+    from timecontrast.inference import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +123,7 @@ def _validation_mask(data: ProbeData, fraction: float, rng: np.random.Generator)
         return mask
     ids = data.sequence_ids
     seqs = np.unique(ids) if ids is not None else np.zeros(0)
-    if len(seqs) >= 2:
+    if ids is not None and len(seqs) >= 2:
         held = rng.choice(seqs, min(len(seqs) - 1, max(1, round(fraction * len(seqs)))), replace=False)
         return np.isin(ids, held)
     mask[n - min(n - 1, max(1, round(fraction * n))) :] = True  # samples in sequence order: the last block
@@ -267,7 +270,7 @@ def fit_paper_probe(
 
 
 def paper_state_probe(
-    embedder,
+    embedder: Embedder,
     train_sequences: Sequence,
     test_sequences: Sequence,
     seed: int = 0,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.linear_model import RidgeCV
@@ -30,6 +31,9 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from timecontrast.errors import DataError
+
+if TYPE_CHECKING:
+    from timecontrast.inference import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +203,9 @@ def _state_of(seq, split: str):
     return state
 
 
-def probe_data_of(embedder, sequences: Iterable, split: str = "records", num_sequences: int = -1):
+def probe_data_of(
+    embedder: Embedder, sequences: Iterable, split: str = "records", num_sequences: int = -1
+) -> tuple[ProbeData, list[str] | None, list[str] | None]:
     """``(ProbeData, position_names, velocity_names)`` of sequences with state, embedded by ``embedder``."""
     names: dict[str, list[str]] = {}
 
@@ -218,7 +224,7 @@ def probe_data_of(embedder, sequences: Iterable, split: str = "records", num_seq
 
 
 def state_probe(
-    embedder,
+    embedder: Embedder,
     train_sequences: Sequence,
     test_sequences: Sequence,
     seed: int = 0,

@@ -105,6 +105,13 @@ class PendingFile:
             raise
         self.done = False
 
+    def take_fd(self) -> int:
+        """Hand the open descriptor over to the caller, who closes it (``fd`` becomes None)."""
+        if self.fd is None:
+            raise ValueError(f"{self.path}: the temporary file's descriptor was already closed or handed over")
+        fd, self.fd = self.fd, None
+        return fd
+
     def close_fd(self) -> None:
         if self.fd is not None:
             fd, self.fd = self.fd, None
@@ -171,14 +178,12 @@ def atomic_write(
     """Yield a file object open on a temporary beside ``path``; renamed to ``path`` on success."""
     if "b" not in mode and encoding is None:
         encoding = "utf-8"
-    with PendingFile(path, durable=durable) as pending:
-        fd, pending.fd = pending.fd, None
-        with os.fdopen(fd, mode, encoding=encoding) as fh:
-            yield fh
-            fh.flush()
+    with PendingFile(path, durable=durable) as pending, os.fdopen(pending.take_fd(), mode, encoding=encoding) as fh:
+        yield fh
+        fh.flush()
 
 
-def write_bytes(path: str | os.PathLike, data: bytes, *, durable: bool = False) -> Path:
+def write_bytes(path: str | os.PathLike, data: bytes | bytearray | memoryview, *, durable: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically."""
     with atomic_write(path, "wb", durable=durable) as fh:
         fh.write(data)
@@ -232,7 +237,7 @@ def stale_temporaries(directory: str | os.PathLike, *, any_owner: bool = False) 
     """
     found = []
     try:
-        entries = list(os.scandir(directory))
+        entries = list(os.scandir(Path(directory)))
     except (FileNotFoundError, NotADirectoryError):
         return []
     for entry in entries:

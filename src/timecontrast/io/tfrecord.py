@@ -53,8 +53,7 @@ class TFRecordWriter:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._pending = PendingFile(self.path, durable=True)
-        fd, self._pending.fd = self._pending.fd, None
-        self._fh: BinaryIO | None = os.fdopen(fd, "wb")
+        self._fh: BinaryIO | None = os.fdopen(self._pending.take_fd(), "wb")
         self.num_records = 0
 
     def write(self, data: bytes) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -64,8 +64,11 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         container.close()
 
 
-def iter_video_frames(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
-    """Decode every frame once, in order, as ``[H, W, 3]`` uint8 RGB.
+def iter_video_frames(
+    path: str | os.PathLike, size: tuple[int, int] | None = None
+) -> Generator[np.ndarray, None, None]:
+    """Decode every frame once, in order, as ``[H, W, 3]`` uint8 RGB (``close()`` the
+    generator to release the file before the end).
 
     ``size`` = ``(height, width)`` resizes each frame during the colour conversion
     (FFmpeg's area-averaging scaler, the equivalent of OpenCV's INTER_AREA).
@@ -160,17 +163,18 @@ class VideoWriter:
         self.width, self.height = int(width), int(height)
         self._pending = PendingFile(self.path, suffix=self.path.suffix)
         self._pending.close_fd()
-        self._container = None
+        container = None
         try:
-            self._container = av.open(str(self._pending.tmp), mode="w", format="mp4")
-            self._stream = _H264Stream(self._container, self.path, fps, self.width, self.height, crf, preset)
+            container = av.open(str(self._pending.tmp), mode="w", format="mp4")
+            self._stream = _H264Stream(container, self.path, fps, self.width, self.height, crf, preset)
         except BaseException as exc:
-            if self._container is not None:
+            if container is not None:
                 with contextlib.suppress(av.FFmpegError, OSError):
-                    self._container.close()
+                    container.close()
             self._pending.discard()
             name_error(exc, self.path, self._pending.tmp)
             raise
+        self._container = container
         self._closed = False
 
     @property

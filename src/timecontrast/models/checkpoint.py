@@ -57,7 +57,7 @@ def _check_plain(value: Any, where: str) -> None:
         for key, item in value.items():
             if not isinstance(key, _PLAIN):
                 raise ValueError(f"checkpoint entry {where} has a key of type {type(key).__name__}")
-            _check_plain(item, f"{where}.{key}")
+            _check_plain(item, f"{where}.{key!s}")
         return
     if type(value) in (list, tuple):
         for i, item in enumerate(value):

@@ -73,7 +73,7 @@ class EmbeddingNetwork(nn.Module):
             self.trunk.eval()
         return self
 
-    def to(self, *args, **kwargs) -> EmbeddingNetwork:  # type: ignore[override]
+    def to(self, *args, **kwargs) -> EmbeddingNetwork:
         """``nn.Module.to``, except that a channels-last request converts 4D weights to
         ``channels_last`` and 5D weights (3D convs) to ``channels_last_3d`` instead of failing."""
         device, dtype, non_blocking, memory_format = torch._C._nn._parse_to(*args, **kwargs)

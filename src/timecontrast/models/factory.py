@@ -20,8 +20,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from omegaconf import DictConfig
-
+from timecontrast.config.schema import (
+    InceptionConvSSFCConfig,
+    MultiFrameConfig,
+    ResnetConfig,
+    SmallConvConfig,
+    TCNConfig,
+)
 from timecontrast.errors import ConfigError, DependencyError, TimeContrastError
 from timecontrast.models.backbones import Trunk, inception_v3_trunk, resnet_trunk, small_conv_trunk, video_trunk
 from timecontrast.models.embedders import (
@@ -36,24 +41,24 @@ from timecontrast.models.embedders import (
 logger = logging.getLogger(__name__)
 
 
-def embedding_l2_normalize(cfg: DictConfig) -> bool:
+def embedding_l2_normalize(cfg: TCNConfig) -> bool:
     """Whether the embedder L2-normalises its output for this run."""
     if cfg.training_strategy == "svtcn":
         return True
-    return bool(cfg[cfg.loss_strategy].embedding_l2)
+    return bool(getattr(cfg, cfg.loss_strategy).embedding_l2)
 
 
-def _keeps(cfg: DictConfig, section: str) -> dict[str, float]:
+def _keeps(cfg: TCNConfig, section: str) -> dict[str, float]:
     keeps = {}
     for name in ("keep_pretrained", "keep_conv", "keep_fc"):
-        value = float(cfg[section].dropout[name])
+        value = float(getattr(cfg, section).dropout[name])
         if not 0.0 < value <= 1.0:
             raise ConfigError(f"'{section}.dropout.{name}' is {value}; a keep probability must be in (0, 1]")
         keeps[name] = value
     return keeps
 
 
-def _common(cfg: DictConfig, section: str) -> dict[str, Any]:
+def _common(cfg: TCNConfig, section: str) -> dict[str, Any]:
     return {
         "embedding_size": int(cfg.embedding_size),
         "input_size": (int(cfg.data.height), int(cfg.data.width)),
@@ -62,17 +67,20 @@ def _common(cfg: DictConfig, section: str) -> dict[str, Any]:
     }
 
 
-def _weights(section: DictConfig, load_weights: bool) -> dict[str, Any]:
+TrunkSection = InceptionConvSSFCConfig | ResnetConfig | SmallConvConfig | MultiFrameConfig
+
+
+def _weights(section: TrunkSection, load_weights: bool) -> dict[str, Any]:
     """The trunk weight settings of a config section; none at all when not loading weights."""
     if not load_weights:
         return {"pretrained": "none", "pretrained_checkpoint": None}
     return {
-        "pretrained": section.get("pretrained", "none"),
+        "pretrained": getattr(section, "pretrained", "none"),  # small_conv has no ImageNet weights
         "pretrained_checkpoint": section.pretrained_checkpoint or None,
     }
 
 
-def _build_inception(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
+def _build_inception(cfg: TCNConfig, load_weights: bool) -> EmbeddingNetwork:
     s = cfg.inception_conv_ss_fc
     return InceptionConvSSFCEmbedder(
         pretrained_layer=s.pretrained_layer,
@@ -84,7 +92,7 @@ def _build_inception(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
     )
 
 
-def _build_resnet(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
+def _build_resnet(cfg: TCNConfig, load_weights: bool) -> EmbeddingNetwork:
     s = cfg.resnet
     return ResnetEmbedder(
         depth=s.depth,
@@ -98,7 +106,7 @@ def _build_resnet(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
     )
 
 
-def _build_small_conv(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
+def _build_small_conv(cfg: TCNConfig, load_weights: bool) -> EmbeddingNetwork:
     s = cfg.small_conv
     return SmallConvEmbedder(
         channels=list(s.channels),
@@ -110,7 +118,7 @@ def _build_small_conv(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
     )
 
 
-def _multi_frame_trunk(cfg: DictConfig, load_weights: bool) -> Trunk:
+def _multi_frame_trunk(cfg: TCNConfig, load_weights: bool) -> Trunk:
     s = cfg.multi_frame
     if s.trunk in ("r3d_18", "r2plus1d_18"):
         return video_trunk(s.trunk, **_weights(s, load_weights))
@@ -134,7 +142,7 @@ def _multi_frame_trunk(cfg: DictConfig, load_weights: bool) -> Trunk:
     )
 
 
-def _build_multi_frame(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
+def _build_multi_frame(cfg: TCNConfig, load_weights: bool) -> EmbeddingNetwork:
     s = cfg.multi_frame
     return MultiFrameEmbedder(
         _multi_frame_trunk(cfg, load_weights),
@@ -149,7 +157,7 @@ def _build_multi_frame(cfg: DictConfig, load_weights: bool) -> EmbeddingNetwork:
 
 
 # embedder_strategy -> builder(cfg, load_weights)
-EMBEDDERS: dict[str, Callable[[DictConfig, bool], EmbeddingNetwork]] = {
+EMBEDDERS: dict[str, Callable[[TCNConfig, bool], EmbeddingNetwork]] = {
     "inception_conv_ss_fc": _build_inception,
     "resnet": _build_resnet,
     "small_conv": _build_small_conv,
@@ -157,7 +165,7 @@ EMBEDDERS: dict[str, Callable[[DictConfig, bool], EmbeddingNetwork]] = {
 }
 
 
-def build_embedder(cfg: DictConfig, *, load_weights: bool = True) -> EmbeddingNetwork:
+def build_embedder(cfg: TCNConfig, *, load_weights: bool = True) -> EmbeddingNetwork:
     """The embedder ``cfg.embedder_strategy`` describes, randomly initialised or with its trunk weights.
 
     ``load_weights=False`` skips ``pretrained`` / ``pretrained_checkpoint`` (no download,
@@ -186,7 +194,7 @@ def build_embedder(cfg: DictConfig, *, load_weights: bool = True) -> EmbeddingNe
     return model
 
 
-def build_pretrained_trunk(cfg: DictConfig) -> PooledTrunk:
+def build_pretrained_trunk(cfg: TCNConfig) -> PooledTrunk:
     """The trunk of ``cfg.embedder_strategy`` with its pretrained weights, average-pooled (no head).
 
     Weights: the trunk section's ``pretrained_checkpoint`` if set, else torchvision's
@@ -196,16 +204,16 @@ def build_pretrained_trunk(cfg: DictConfig) -> PooledTrunk:
     strategy = cfg.embedder_strategy
     try:
         if strategy == "resnet":
-            s = cfg.resnet
-            ckpt = s.pretrained_checkpoint or None
-            trunk = resnet_trunk(s.depth, s.pretrained_layer, "none" if ckpt else "imagenet", ckpt)
+            r = cfg.resnet
+            ckpt = r.pretrained_checkpoint or None
+            trunk = resnet_trunk(r.depth, r.pretrained_layer, "none" if ckpt else "imagenet", ckpt)
         elif strategy == "inception_conv_ss_fc":
-            s = cfg.inception_conv_ss_fc
-            ckpt = s.pretrained_checkpoint or None
-            trunk = inception_v3_trunk(s.pretrained_layer, "none" if ckpt else "imagenet", ckpt)
+            i = cfg.inception_conv_ss_fc
+            ckpt = i.pretrained_checkpoint or None
+            trunk = inception_v3_trunk(i.pretrained_layer, "none" if ckpt else "imagenet", ckpt)
         elif strategy == "small_conv" and cfg.small_conv.pretrained_checkpoint:
-            s = cfg.small_conv
-            trunk = small_conv_trunk(list(s.channels), 1.0, s.pretrained_checkpoint)
+            c = cfg.small_conv
+            trunk = small_conv_trunk(list(c.channels), 1.0, c.pretrained_checkpoint)
         else:
             raise DependencyError(
                 f"embedder_strategy {strategy} has no pretrained trunk weights (ImageNet weights exist for "

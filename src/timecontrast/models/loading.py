@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
 
-from timecontrast.config import config_from_dict
+from timecontrast.config import TCNConfig, config_from_dict
 from timecontrast.errors import CheckpointError
 from timecontrast.models.checkpoint import list_checkpoints, load_checkpoint, load_model_state
 from timecontrast.models.embedders import EmbeddingNetwork
@@ -29,7 +28,7 @@ class TrainedModel:
     """A checkpoint's network with its weights loaded, the run's config, step and file."""
 
     model: EmbeddingNetwork
-    config: DictConfig
+    config: TCNConfig
     step: int
     path: Path
 
@@ -71,7 +70,7 @@ def load_trained_model(path_or_logdir: str | os.PathLike, step: int | None = Non
     return TrainedModel(model, cfg, int(state["step"]), path)
 
 
-def build_untrained_embedder(cfg: DictConfig, seed: int = 0) -> EmbeddingNetwork:
+def build_untrained_embedder(cfg: TCNConfig, seed: int = 0) -> EmbeddingNetwork:
     """The network of ``cfg`` with random weights everywhere, trunk included (the
     "untrained" baseline), initialised from ``seed``."""
     with torch.random.fork_rng(devices=[]):

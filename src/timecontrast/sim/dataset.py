@@ -104,13 +104,12 @@ def _previous_splits(info_path: Path) -> dict[str, list[str]]:
         raise DataError(f"{exc}. It lists the files --overwrite must delete: {fix}") from None
     except OSError as exc:
         raise DataError(f"{info_path}: cannot read the dataset to replace ({exc}); {fix}") from None
-    ok = isinstance(splits, dict) and all(
+    if not isinstance(splits, dict) or not all(
         _SPLIT_NAME.match(str(split)) and isinstance(names, list) and all(
             isinstance(n, str) and _SEQUENCE_NAME.match(n) for n in names
         )
         for split, names in splits.items()
-    )  # fmt: skip
-    if not ok:
+    ):  # fmt: skip
         raise DataError(
             f"{info_path}: 'splits' must map each split to a list of sequence names; the file is damaged, "
             f"so the dataset to replace is unknown: {fix}"
@@ -260,7 +259,7 @@ def generate_dataset(
     videos: bool = False,
     jpeg_quality: int = DEFAULT_QUALITY,
     overwrite: bool = False,
-    on_sequence: Callable[[str, str], None] | None = None,
+    on_sequence: Callable[[str, str], object] | None = None,
     *,
     width: int | None = None,
     height: int | None = None,

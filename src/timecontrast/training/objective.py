@@ -9,11 +9,10 @@ sequence ids. ``tag`` is the original's summary name (``training/<tag>``,
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import Tensor
 
 from timecontrast import losses
+from timecontrast.config import TCNConfig
 from timecontrast.errors import ConfigError
 
 # kind -> summary tag (the original's names)
@@ -63,7 +62,7 @@ class MetricLoss:
         return f"MetricLoss({self.kind})"
 
 
-def build_metric_loss(cfg: Any) -> MetricLoss:
+def build_metric_loss(cfg: TCNConfig) -> MetricLoss:
     """The loss of ``training_strategy`` (svtcn: its own) and ``loss_strategy`` (mvtcn, mftcn)."""
     if cfg.training_strategy == "svtcn":
         return MetricLoss(

@@ -16,6 +16,7 @@ decay_factor ** (step // decay_steps)`` (TensorFlow's staircase ``exponential_de
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import overload
 
 import torch
 from torch import Tensor, nn
@@ -53,6 +54,11 @@ class TFRMSprop(torch.optim.Optimizer):
     ) -> None:
         super().__init__(params, {"lr": lr, "decay": decay, "momentum": momentum, "epsilon": epsilon})
 
+    # The overloads of torch.optim.Optimizer.step: a closure's loss comes back, else None.
+    @overload
+    def step(self, closure: None = None) -> None: ...
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         loss = None

@@ -71,7 +71,7 @@ class MetricsLog:
         """Write ``{tag: value}`` at ``step``; non-finite values are kept in TensorBoard, null in JSON."""
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, step)
-        record = {"step": int(step), "time": round(time.time(), 3)}
+        record: dict[str, float | None] = {"step": int(step), "time": round(time.time(), 3)}
         record.update({k: (float(v) if math.isfinite(float(v)) else None) for k, v in values.items()})
         try:
             self._jsonl.write(json.dumps(record) + "\n")

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sys
 import time
@@ -33,10 +34,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from timecontrast.config import config_to_dict, save_config
+from timecontrast.config import TCNConfig, config_to_dict, save_config
 from timecontrast.data.loaders import build_batches, check_strategy, make_loader, open_split
 from timecontrast.errors import CheckpointError, ConfigError, TrainingError
 from timecontrast.io.files import remove_stale_temporaries
@@ -75,10 +75,10 @@ class TrainResult:
     model: torch.nn.Module  # the trained embedder (unwrapped), in eval mode
 
 
-def check_training_config(cfg: Any) -> None:
+def check_training_config(cfg: TCNConfig) -> None:
     """Settings that make no sense, before anything is built."""
     check_strategy(cfg)
-    rules = [
+    rules: list[tuple[str, bool, str]] = [
         ("learning.max_step", cfg.learning.max_step >= 0, "must be >= 0"),
         ("learning.learning_rate", cfg.learning.learning_rate > 0, "must be > 0"),
         ("learning.decay_steps", cfg.learning.decay_steps >= 1, "must be >= 1"),
@@ -95,7 +95,9 @@ def check_training_config(cfg: Any) -> None:
     ]
     for key, ok, what in rules:
         if not ok:
-            raise ConfigError(f"{key} is {OmegaConf.select(cfg, key)}; it {what}")
+            section, name = key.rsplit(".", 1)
+            value = getattr(functools.reduce(getattr, section.split("."), cfg), name)
+            raise ConfigError(f"{key} is {value}; it {what}")
 
 
 def step_seed(seed: int, rank: int, step: int) -> int:
@@ -180,7 +182,9 @@ def _resume(
 class _Stepper:
     """One optimisation step: forward under autocast, loss + L2 on the head, backward, clip, update."""
 
-    def __init__(self, cfg, ctx: DistributedContext, train_model, metric_loss, optimizer, scaler, model, amp_dtype):
+    def __init__(
+        self, cfg: TCNConfig, ctx: DistributedContext, train_model, metric_loss, optimizer, scaler, model, amp_dtype
+    ):
         self.cfg, self.ctx, self.train_model, self.metric_loss = cfg, ctx, train_model, metric_loss
         self.optimizer, self.scaler = optimizer, scaler
         self.head = model.head_parameters()
@@ -220,7 +224,7 @@ class _Stepper:
         return total_mean, metric, images, lr
 
 
-def _save(checkpoint_dir: Path, cfg, model, optimizer, scaler, step: int, num_to_keep: int) -> Path:
+def _save(checkpoint_dir: Path, cfg: TCNConfig, model, optimizer, scaler, step: int, num_to_keep: int) -> Path:
     path = save_checkpoint(
         checkpoint_dir,
         {
@@ -249,7 +253,7 @@ def _image_summary(batch: dict[str, torch.Tensor], pairs: bool, max_items: int =
     return torch.cat(list(raw[:max_items]), dim=2)
 
 
-def train(cfg: Any, logdir: str | Path, device: str | None = None) -> TrainResult:
+def train(cfg: TCNConfig, logdir: str | Path, device: str | None = None) -> TrainResult:
     """Train (or resume) the run ``cfg`` describes in ``logdir``; see the module docstring."""
     check_training_config(cfg)
     logdir = Path(logdir).expanduser()
@@ -266,7 +270,7 @@ def train(cfg: Any, logdir: str | Path, device: str | None = None) -> TrainResul
         shutdown_distributed(ctx)
 
 
-def _train(cfg: Any, logdir: Path, ctx: DistributedContext) -> TrainResult:
+def _train(cfg: TCNConfig, logdir: Path, ctx: DistributedContext) -> TrainResult:
     # ---------------------------------------------------------------- setup
     if cfg.runtime.num_threads > 0:
         torch.set_num_threads(cfg.runtime.num_threads)

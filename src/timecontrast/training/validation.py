@@ -9,17 +9,18 @@ the values of successive checkpoints compare (the original drew new pairs every 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import torch
 from torch import nn
 
+from timecontrast.config import TCNConfig
 from timecontrast.data.loaders import SequenceBatches, build_batches, open_split
+from timecontrast.models import EmbeddingNetwork
 from timecontrast.training.objective import MetricLoss
 from timecontrast.training.optim import l2_penalty
 
 
-def validation_batches(cfg: Any, embedder: Any) -> SequenceBatches:
+def validation_batches(cfg: TCNConfig, embedder: EmbeddingNetwork) -> SequenceBatches:
     """``max(1, val.num_eval_samples // data.batch_size)`` batches of ``data.validation``."""
     sequences = open_split(cfg, "validation")
     num_batches = max(1, int(cfg.val.num_eval_samples) // int(cfg.data.batch_size))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from timecontrast.data.sequence import EmbeddedSequence, MultiViewSequence
 from timecontrast.errors import DataError
 from timecontrast.io.files import atomic_path
 from timecontrast.io.video import VideoWriter
@@ -58,6 +59,13 @@ class FrameLayout:
         return _even(self.caption_height + self.panel_height + self.timeline_height)
 
 
+def _frames_of(seq: EmbeddedSequence) -> MultiViewSequence:
+    """The frames attached to ``seq``; a :class:`DataError` when there are none."""
+    if seq.sequence is None:
+        raise DataError(f"sequence '{seq.name}': no frames attached (EmbeddedSequence.sequence is None)")
+    return seq.sequence
+
+
 def _scaled_width(size: tuple[int, int], height: int) -> int:
     h, w = size
     return max(2, _even(round(w * height / h)))
@@ -87,19 +95,16 @@ class ImitationRenderer:
 
     def __init__(self, pair: ImitationPair, match: ImitationMatch, min_panel_height: int = 128) -> None:
         for seq in [pair.query, *pair.targets]:
-            if seq.sequence is None:
-                raise DataError(f"sequence '{seq.name}': no frames attached (EmbeddedSequence.sequence is None)")
-            if seq.sequence.length != seq.length:
-                raise DataError(
-                    f"sequence '{seq.name}': {seq.length} embeddings per view but {seq.sequence.length} frames"
-                )
+            frames = _frames_of(seq)
+            if frames.length != seq.length:
+                raise DataError(f"sequence '{seq.name}': {seq.length} embeddings per view but {frames.length} frames")
         if len(match.target_frame) != pair.query.length:
             raise DataError(
                 f"{pair.name}: the match has {len(match.target_frame)} frames but the query {pair.query.length}"
             )
         self.pair, self.match = pair, match
-        q_size = pair.query.sequence.frame(pair.query_view, 0).shape[:2]
-        t_sizes = [t.sequence.frame(pair.target_view, 0).shape[:2] for t in pair.targets]
+        q_size = _frames_of(pair.query).frame(pair.query_view, 0).shape[:2]
+        t_sizes = [_frames_of(t).frame(pair.target_view, 0).shape[:2] for t in pair.targets]
         height = _even(max([min_panel_height, q_size[0], *(s[0] for s in t_sizes)]))
         font_size = max(10, height // 12)
         line = font_size + 3
@@ -175,8 +180,10 @@ class ImitationRenderer:
         img = self._base.copy()
         draw = ImageDraw.Draw(img)
         tx = lay.query_width + lay.gap
-        img.paste(self._panel(pair.query.sequence.frame(pair.query_view, t), lay.query_width), (0, lay.caption_height))
-        img.paste(self._panel(target.sequence.frame(pair.target_view, j), lay.target_width), (tx, lay.caption_height))
+        query_frame = _frames_of(pair.query).frame(pair.query_view, t)
+        target_frame = _frames_of(target).frame(pair.target_view, j)
+        img.paste(self._panel(query_frame, lay.query_width), (0, lay.caption_height))
+        img.paste(self._panel(target_frame, lay.target_width), (tx, lay.caption_height))
 
         line = lay.font_size + 3
         target_line = f"match: {target.name}"

@@ -168,7 +168,8 @@ def plot_trajectories(
             if pts.shape[1] == 1:
                 pts = np.concatenate([pts, np.zeros_like(pts)], axis=1)
             segs = np.stack([pts[:-1, :2], pts[1:, :2]], axis=1)  # [T-1, 2, 2]
-            lc = LineCollection(segs, cmap="viridis", linestyles=styles[v % len(styles)], linewidths=1.5)
+            # LineCollection documents an [M, N, 2] array of segments; its stubs accept only a Sequence.
+            lc = LineCollection(segs, cmap="viridis", linestyles=styles[v % len(styles)], linewidths=1.5)  # type: ignore[arg-type]
             lc.set_array(time[:-1])
             lc.set_clim(0, 1)
             ax.add_collection(lc)
