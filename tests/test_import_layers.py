@@ -19,10 +19,12 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "timecontrast"
 # Layer -> the other layers it may import (docs/architecture.md, "Layers"). A layer is the
 # first name below ``timecontrast`` (a subpackage or a top-level module). Any module may
 # import the package root (``timecontrast.__version__``).
-_BASE = {"errors", "io"}
+# ``progress`` (bars and progress lines of long loops) is a leaf like ``errors``: every layer above io uses it.
+_BASE = {"errors", "io", "progress"}
 ALLOWED: dict[str, set[str]] = {
     "io": set(),
     "errors": {"io"},
+    "progress": {"errors", "io"},
     "config": _BASE,
     "devices": _BASE,
     "losses": _BASE,
@@ -34,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "inference": _BASE | {"config", "devices", "data", "models"},
     "evaluation": _BASE | {"config", "devices", "data", "models", "inference"},
     "viz": _BASE | {"config", "devices", "data", "models", "inference"},
-    "rl": _BASE | {"config", "devices", "data", "models", "inference", "sim"},
+    "rl": _BASE | {"config", "devices", "data", "models", "inference", "sim", "training"},
     "__main__": {"cli"},
 }
 ALLOWED["cli"] = set(ALLOWED) - {"cli", "__main__"}  # everything

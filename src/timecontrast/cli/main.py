@@ -36,6 +36,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("imitate", "imitate", "nearest-neighbour imitation videos"),
     ("project", "project", "TensorBoard projector run and PCA/t-SNE plots of embeddings"),
     ("reward", "reward", "per-frame imitation reward of episodes against a demo (check a reward before RL)"),
+    ("rl", "rl", "reinforcement learning on the embedding: tcn rl train / tcn rl eval"),
     ("demo", "demo", "the whole chain on a simulated world, with a report"),
 ]
 
@@ -45,15 +46,35 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tcn",
         description="Time-Contrastive Networks: self-supervised embeddings from multi-view video.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run 'tcn <command> --help' for the options of one command.",
+        epilog="Run 'tcn <command> --help' for the options of one command.\n\n"
+        "Long commands show a progress bar on a terminal; with output to a file or a batch job they log a\n"
+        "progress line (done/total, rate, ETA) every --progress_interval seconds instead, default 30\n"
+        "(or set the environment variable TCN_PROGRESS_INTERVAL). tcn train also keeps <logdir>/progress.json.",
     )
     parser.add_argument("--version", action="version", version=f"timecontrast {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--progress_interval",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between progress lines off a terminal and progress.json updates (default: "
+        "$TCN_PROGRESS_INTERVAL, else 30); give it before the command: tcn --progress_interval 60 train ...",
+    )
     sub = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
     for name, _module, help_line in COMMANDS:
         # add_help=False: the real parser is built by the module when the command runs.
         sub.add_parser(name, help=help_line, add_help=False)
     return parser
+
+
+def _seconds(text: str) -> float:
+    from timecontrast.progress import parse_interval
+
+    try:
+        return parse_interval(text, "--progress_interval")
+    except TimeContrastError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _command_parser(name: str, module_name: str, help_line: str):
@@ -86,8 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     module, parser = _command_parser(name, module_name, help_line)
     args = parser.parse_args(argv[idx + 1 :])
+    from timecontrast.progress import progress_interval_set
+
     try:
-        return int(module.run(args) or 0)
+        with progress_interval_set(top_args.progress_interval):
+            return int(module.run(args) or 0)
     except TimeContrastError as exc:
         print(f"tcn {name}: error: {exc}", file=sys.stderr)
         return 2

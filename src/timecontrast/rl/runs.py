@@ -1,0 +1,500 @@
+"""RL runs on the simulated worlds: train a stable-baselines3 policy, resume it, evaluate it.
+
+A run lives in one logdir (``tcn rl train --logdir DIR``)::
+
+    DIR/rl_run.json                    the settings (what the observation and reward are)
+    DIR/checkpoints/policy-<steps>.zip stable-baselines3 saves, every --save_every env steps
+    DIR/tensorboard/                   stable-baselines3's TensorBoard logs
+    DIR/progress.json                  env steps done, rate and time left (while it runs)
+    DIR/rl_eval.json                   tcn rl eval's result
+
+Running the same command again resumes from the newest checkpoint up to ``--steps``;
+the settings must be the same (the error names the ones that differ). The algorithms are
+stable-baselines3's PPO and SAC: no home-made RL here. Seeding: the policy and every
+environment derive from ``seed`` (environment ``i`` of ``n_envs`` from ``seed + i``); a
+resumed run continues with fresh environments, so it is not step-for-step the same as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from timecontrast.errors import ConfigError, DataError
+from timecontrast.io.files import atomic_path, remove_stale_temporaries, write_text
+from timecontrast.rl.dependencies import missing_rl_extra
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "rl_run.json"
+EVAL_FILE = "rl_eval.json"
+CHECKPOINT_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
+ALGOS = ("ppo", "sac")
+REWARDS = ("env", "imitation", "goal")
+OBSERVATIONS = ("state", "pixels", "embedding", "random")
+_CHECKPOINT = re.compile(r"^policy-(\d{9})\.zip$")
+# Settings that may change between a run and its resumption (they do not change what is learned).
+RESUMABLE = ("steps", "save_every", "device")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What an RL run learns from: the world, observation, reward, algorithm and budget."""
+
+    world: str = "cartpole"
+    task: str = "swingup"
+    obs: str = "state"
+    reward: str = "env"
+    reward_mode: str = "replace"  # the imitation/goal reward replaces the env's, or is added to it
+    algo: str = "ppo"
+    steps: int = 300_000  # env steps (frames) in all, over every environment
+    n_envs: int = 4
+    seed: int = 0
+    checkpointdir: str | None = None  # the TCN run (obs=embedding, reward=imitation|goal)
+    checkpoint: str | None = None  # its checkpoint file, filled in when the run starts
+    frames: int | None = None  # frames per clip for a multi-frame model (None: the model's own)
+    demo: str | None = None  # records/video of the demonstration (reward=imitation|goal)
+    width: int = 96
+    height: int = 48
+    cameras: tuple[str, ...] | None = None
+    view: int = 0
+    appearance: str = "default"
+    max_episode_steps: int | None = None
+    frame_stack: int = 1  # obs=pixels: the policy sees this many last frames
+    save_every: int = 50_000
+    device: str | None = None  # the embedder's device (the policy of an MLP runs on the CPU)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # passed to the SB3 algorithm
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for settings that cannot work, naming the option."""
+        choices = {"--obs": (self.obs, OBSERVATIONS), "--reward": (self.reward, REWARDS), "--algo": (self.algo, ALGOS)}
+        for flag, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ConfigError(f"{flag} {value!r}: choose one of {', '.join(allowed)}")
+        if self.reward_mode not in ("replace", "add"):
+            raise ConfigError(f"--reward_mode {self.reward_mode!r}: choose replace or add")
+        needs_model = self.obs == "embedding" or self.reward != "env"
+        if needs_model and not self.checkpointdir:
+            what = "--obs embedding" if self.obs == "embedding" else f"--reward {self.reward}"
+            raise ConfigError(f"{what} needs a trained TCN: give --checkpointdir (a tcn train logdir or checkpoint)")
+        if self.reward != "env" and not self.demo:
+            raise ConfigError(f"--reward {self.reward} needs --demo (sequence records or a video of the demonstration)")
+        counts = {"--steps": self.steps, "--n_envs": self.n_envs, "--save_every": self.save_every}
+        for flag, count in counts.items():
+            if count < 1:
+                raise ConfigError(f"{flag} {count}: must be at least 1")
+        if self.frame_stack < 1 or (self.frame_stack > 1 and self.obs != "pixels"):
+            raise ConfigError(
+                f"--frame_stack {self.frame_stack}: a positive number, and more than 1 only for --obs pixels"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["cameras"] = list(self.cameras) if self.cameras is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str) -> RunSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown settings {', '.join(unknown)}; was it written by a newer timecontrast?"
+            )
+        values = dict(data)
+        if values.get("cameras") is not None:
+            values["cameras"] = tuple(values["cameras"])
+        return cls(**values)
+
+
+@dataclass
+class RunResult:
+    """What :func:`train_policy` did."""
+
+    logdir: Path
+    start_steps: int
+    steps: int
+    checkpoint: Path | None
+    seconds: float
+
+
+def _sb3() -> Any:
+    try:
+        import stable_baselines3
+    except ImportError as exc:
+        raise missing_rl_extra(exc) from None
+    return stable_baselines3
+
+
+def algorithm_class(name: str) -> Any:
+    sb3 = _sb3()
+    return {"ppo": sb3.PPO, "sac": sb3.SAC}[name]
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def checkpoint_path(logdir: str | os.PathLike, steps: int) -> Path:
+    return Path(logdir) / CHECKPOINT_DIR / f"policy-{int(steps):09d}.zip"
+
+
+def list_policy_checkpoints(logdir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``(env steps, path)`` of a run's policy checkpoints, oldest first."""
+    folder = Path(logdir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CHECKPOINT.match(p.name))]
+    return sorted(found)
+
+
+def read_settings(logdir: str | os.PathLike) -> RunSettings:
+    """The settings of the run in ``logdir`` (its ``rl_run.json``)."""
+    path = Path(logdir) / RUN_FILE
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: '{logdir}' is not a tcn rl train logdir (check --logdir)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}); it was damaged: train in a new --logdir") from None
+    return RunSettings.from_json(data, str(path))
+
+
+def _differences(saved: RunSettings, wanted: RunSettings) -> list[str]:
+    a, b = saved.to_json(), wanted.to_json()
+    return [f"{k} {a[k]!r} -> {b[k]!r}" for k in a if k not in RESUMABLE and k != "checkpoint" and a[k] != b[k]]
+
+
+# ----------------------------------------------------------------------------- environments
+def _load_demo(settings: RunSettings) -> np.ndarray:
+    """The demonstration's frames of view ``settings.view``: ``[T, H, W, 3]`` uint8."""
+    from timecontrast.data.sources import open_sequence_source
+
+    assert settings.demo is not None  # RunSettings.check
+    sequences = open_sequence_source(settings.demo)
+    if len(sequences) != 1:
+        raise DataError(
+            f"--demo {settings.demo}: holds {len(sequences)} sequences; give one demonstration (one record file or video)"
+        )
+    seq = sequences[0]
+    if settings.view >= seq.num_views:
+        raise DataError(f"--demo {settings.demo}: has {seq.num_views} view(s), no view {settings.view} (--view)")
+    return seq.frames(settings.view, list(range(seq.length)))
+
+
+def _reward_wrapper(settings: RunSettings, embedder: Any) -> Callable[[Any], Any] | None:
+    if settings.reward == "env":
+        return None
+    from timecontrast.rl.wrappers import GoalReward, ImitationReward
+
+    demo = _load_demo(settings)
+    common = {"embedder": embedder, "mode": settings.reward_mode, "frames": settings.frames, "source": "render"}
+    if settings.reward == "imitation":
+        return partial(ImitationReward, demo=demo, **common)
+    return partial(GoalReward, demos=[demo], **common)
+
+
+def make_run_env(settings: RunSettings, n_envs: int, seed: int, embedder: Any = None) -> Any:
+    """The stable-baselines3 VecEnv a run trains (or is evaluated) on."""
+    from timecontrast.rl.envs import make_vec_env
+
+    kwargs: dict[str, Any] = {
+        "world": settings.world, "task": settings.task, "obs": settings.obs, "width": settings.width,
+        "height": settings.height, "cameras": settings.cameras, "view": settings.view,
+        "appearance": settings.appearance, "max_episode_steps": settings.max_episode_steps,
+    }  # fmt: skip
+    if settings.obs == "embedding":
+        kwargs.update(embedder=embedder, frames=settings.frames)
+    venv = make_vec_env(n_envs, seed=seed, wrapper=_reward_wrapper(settings, embedder), **kwargs)
+    if settings.frame_stack > 1:
+        from stable_baselines3.common.vec_env import VecFrameStack
+
+        venv = VecFrameStack(venv, settings.frame_stack)
+    return venv
+
+
+def _embedder(settings: RunSettings) -> Any:
+    if settings.obs != "embedding" and settings.reward == "env":
+        return None
+    from timecontrast.rl.compatibility import load_embedder
+
+    path = settings.checkpoint or settings.checkpointdir
+    return load_embedder(path, settings.device)
+
+
+# ----------------------------------------------------------------------------- training
+class _Callback:
+    """stable-baselines3 callback: periodic checkpoints and progress (built lazily: SB3 is optional)."""
+
+    @staticmethod
+    def make(logdir: Path, save_every: int, total: int, report: Callable[[int, int], None]) -> Any:
+        from stable_baselines3.common.callbacks import BaseCallback
+
+        class Checkpoints(BaseCallback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.saved: Path | None = None
+                self._next = 0
+
+            def _on_training_start(self) -> None:
+                self._next = (self.num_timesteps // save_every + 1) * save_every
+
+            def _on_step(self) -> bool:
+                report(self.num_timesteps, total)
+                if self.num_timesteps >= self._next:
+                    self.saved = save_policy(self.model, logdir)
+                    self._next = (self.num_timesteps // save_every + 1) * save_every
+                return True
+
+        return Checkpoints()
+
+
+def save_policy(model: Any, logdir: Path) -> Path:
+    """Save ``model`` as ``checkpoints/policy-<steps>.zip`` atomically; return the path."""
+    target = checkpoint_path(logdir, model.num_timesteps)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        model.save(tmp)
+    log.info("saved %s", target)
+    return target
+
+
+def _policy_name(settings: RunSettings) -> str:
+    return "CnnPolicy" if settings.obs == "pixels" else "MlpPolicy"
+
+
+def train_policy(
+    settings: RunSettings,
+    logdir: str | os.PathLike,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Train (or resume) the run ``settings`` describes in ``logdir`` up to ``settings.steps``."""
+    settings.check()
+    from timecontrast.training.lock import LogdirLock
+
+    logdir = Path(logdir).expanduser()
+    logdir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with LogdirLock(logdir):
+        for folder in (logdir, logdir / CHECKPOINT_DIR):
+            remove_stale_temporaries(folder, any_owner=True)
+        settings = _settings_for(settings, logdir)
+        embedder = _embedder(settings)
+        venv = make_run_env(settings, settings.n_envs, settings.seed, embedder)
+        try:
+            model, start_steps = _model(settings, logdir, venv)
+            last = checkpoint_path(logdir, start_steps) if start_steps else None
+            remaining = settings.steps - start_steps
+            if remaining <= 0:
+                log.info("already at %d env steps (--steps %d); nothing to train", start_steps, settings.steps)
+                return RunResult(logdir, start_steps, start_steps, last, time.perf_counter() - start)
+            log.info(
+                "training %s on %s/%s (obs %s, reward %s) from %d to %d env steps",
+                settings.algo.upper(), settings.world, settings.task, settings.obs, settings.reward, start_steps,
+                settings.steps,
+            )  # fmt: skip
+            callback = _Callback.make(
+                logdir, settings.save_every, settings.steps, progress or (lambda done, total: None)
+            )
+            model.learn(
+                remaining,
+                callback=callback,
+                reset_num_timesteps=start_steps == 0,
+                tb_log_name=settings.algo,
+                progress_bar=False,
+            )
+            if callback.saved is None or model.num_timesteps > _steps_of(callback.saved):
+                last = save_policy(model, logdir)
+            else:
+                last = callback.saved
+            return RunResult(logdir, start_steps, int(model.num_timesteps), last, time.perf_counter() - start)
+        finally:
+            venv.close()
+
+
+def _steps_of(path: Path) -> int:
+    m = _CHECKPOINT.match(path.name)
+    return int(m.group(1)) if m else -1
+
+
+def _settings_for(settings: RunSettings, logdir: Path) -> RunSettings:
+    """The run's settings: checked against a resumed run's, with the TCN checkpoint pinned."""
+    if (logdir / RUN_FILE).is_file():
+        saved = read_settings(logdir)
+        changed = _differences(saved, settings)
+        if changed:
+            raise ConfigError(
+                f"{logdir} holds a run with other settings ({'; '.join(changed)}); use the same options to resume, "
+                "or a new --logdir"
+            )
+        settings = dataclasses.replace(settings, checkpoint=saved.checkpoint)
+    elif settings.checkpointdir:
+        from timecontrast.models.loading import find_checkpoint
+
+        settings = dataclasses.replace(settings, checkpoint=str(find_checkpoint(settings.checkpointdir)))
+    write_text(logdir / RUN_FILE, json.dumps(settings.to_json(), indent=2) + "\n")
+    return settings
+
+
+def _model(settings: RunSettings, logdir: Path, venv: Any) -> tuple[Any, int]:
+    algo = algorithm_class(settings.algo)
+    found = list_policy_checkpoints(logdir)
+    if found:
+        steps, path = found[-1]
+        log.info("resuming from %s (%d env steps)", path, steps)
+        model = algo.load(path, env=venv, device="cpu" if _policy_name(settings) == "MlpPolicy" else "auto")
+        return model, int(model.num_timesteps)
+    try:
+        model = algo(
+            _policy_name(settings),
+            venv,
+            seed=settings.seed,
+            tensorboard_log=str(logdir / TENSORBOARD_DIR),
+            device="cpu" if _policy_name(settings) == "MlpPolicy" else "auto",
+            verbose=0,
+            **settings.hyperparameters,
+        )
+    except TypeError as exc:  # an unknown hyperparameter
+        raise ConfigError(f"--hyper: {exc}; see the stable-baselines3 {settings.algo.upper()} documentation") from None
+    return model, 0
+
+
+# ----------------------------------------------------------------------------- evaluation
+def evaluate_run(
+    logdir: str | os.PathLike,
+    episodes: int = 20,
+    *,
+    deterministic: bool = True,
+    seed: int = 1_000_000,
+    video: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Run the newest policy (or ``checkpoint``) for ``episodes`` episodes; write ``rl_eval.json``.
+
+    Returns ``{"mean", "std", "returns", "env_mean", "env_std", "env_returns", ...}``:
+    ``returns`` are of the reward the policy was trained on, ``env_returns`` of the
+    world's own task reward (the same when ``--reward env``). Episodes are seeded from
+    ``seed`` (not the training seeds). ``video``: an mp4 of the first episode.
+    """
+    if episodes < 1:
+        raise ConfigError(f"--episodes {episodes}: must be at least 1")
+    logdir = Path(logdir).expanduser()
+    settings = read_settings(logdir)
+    if device is not None:
+        settings = dataclasses.replace(settings, device=device)
+    found = list_policy_checkpoints(logdir)
+    path = Path(checkpoint) if checkpoint else (found[-1][1] if found else None)
+    if path is None or not path.is_file():
+        raise DataError(f"no policy checkpoint (checkpoints/policy-<steps>.zip) in '{logdir}': train it first")
+    venv = make_run_env(settings, 1, seed, _embedder(settings))
+    try:
+        model = algorithm_class(settings.algo).load(
+            path, device="cpu" if _policy_name(settings) == "MlpPolicy" else "auto"
+        )
+        returns, env_returns, frames = _episodes(model, venv, episodes, deterministic, video is not None)
+    finally:
+        venv.close()
+    result = {
+        "checkpoint": str(path),
+        "env_steps": _steps_of(path),
+        "episodes": episodes,
+        "deterministic": deterministic,
+        "mean": float(np.mean(returns)),
+        "std": float(np.std(returns)),
+        "returns": [float(r) for r in returns],
+        "env_mean": float(np.mean(env_returns)),
+        "env_std": float(np.std(env_returns)),
+        "env_returns": [float(r) for r in env_returns],
+        "settings": settings.to_json(),
+    }
+    if video is not None and frames:
+        from timecontrast.io.video import write_video
+
+        write_video(video, np.stack(frames), fps=_fps(settings))
+        result["video"] = str(video)
+    write_text(logdir / EVAL_FILE, json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _fps(settings: RunSettings) -> float:
+    from timecontrast.rl.envs import DEFAULT_FPS
+
+    return DEFAULT_FPS  # the environments film at the synth recipe's rate
+
+
+def _episodes(
+    model: Any, venv: Any, episodes: int, deterministic: bool, record: bool
+) -> tuple[list[float], list[float], list[np.ndarray]]:
+    returns: list[float] = []
+    env_returns: list[float] = []
+    frames: list[np.ndarray] = []
+    obs = venv.reset()
+    total = env_total = 0.0
+    while len(returns) < episodes:
+        if record and not returns:
+            frames.append(np.asarray(venv.env_method("render", indices=[0])[0]))
+        action, _ = model.predict(obs, deterministic=deterministic)
+        obs, reward, done, info = venv.step(action)
+        total += float(reward[0])
+        env_total += float(info[0].get("env_reward", reward[0]))
+        if done[0]:
+            returns.append(total)
+            env_returns.append(env_total)
+            total = env_total = 0.0
+    return returns, env_returns, frames
+
+
+def parse_hyperparameters(items: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` items (values read as YAML: numbers, lists, dicts) for the SB3 algorithm."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ConfigError(
+                f"--hyper {item!r}: write key=value, e.g. --hyper n_steps=1024 --hyper learning_rate=3e-4"
+            )
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--hyper {item!r}: the value is not valid YAML ({exc})") from None
+    return out
+
+
+def eta_text(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+__all__ = [
+    "ALGOS",
+    "EVAL_FILE",
+    "OBSERVATIONS",
+    "REWARDS",
+    "RUN_FILE",
+    "RunResult",
+    "RunSettings",
+    "checkpoint_path",
+    "evaluate_run",
+    "list_policy_checkpoints",
+    "make_run_env",
+    "parse_hyperparameters",
+    "read_settings",
+    "save_policy",
+    "train_policy",
+]

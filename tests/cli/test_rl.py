@@ -1,0 +1,98 @@
+"""tcn rl train / tcn rl eval: a tiny PPO run that saves, resumes and evaluates; the errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+pytest.importorskip("gymnasium")
+pytest.importorskip("stable_baselines3")
+
+from timecontrast.cli.main import main
+from timecontrast.rl.runs import list_policy_checkpoints
+
+TINY = ["--n_envs", "2", "--max_episode_steps", "40", "--hyper", "n_steps=64", "--hyper", "batch_size=64"]
+
+
+def _train(logdir, steps, *extra):
+    return main(["rl", "train", "--logdir", str(logdir), "--steps", str(steps), "--save_every", "128", *TINY, *extra])
+
+
+def test_train_saves_resumes_and_evaluates(tmp_path, capsys):
+    logdir = tmp_path / "ppo"
+    assert _train(logdir, 256) == 0
+    assert [s for s, _ in list_policy_checkpoints(logdir)] == [128, 256]
+    settings = json.loads((logdir / "rl_run.json").read_text())
+    assert settings["obs"] == "state" and settings["algo"] == "ppo" and settings["hyperparameters"]["n_steps"] == 64
+    assert list((logdir / "tensorboard").rglob("events.out.tfevents.*"))
+
+    # Again with a larger budget: it continues from 256 (PPO collects 2 x 64 steps per update).
+    assert _train(logdir, 512) == 0
+    out = capsys.readouterr().out
+    assert "trained 256..512 env steps" in out
+    assert [s for s, _ in list_policy_checkpoints(logdir)] == [128, 256, 384, 512]
+    from stable_baselines3 import PPO
+
+    assert PPO.load(list_policy_checkpoints(logdir)[-1][1]).num_timesteps == 512
+
+    # At the budget already: nothing to do, nothing written.
+    assert _train(logdir, 512) == 0
+    assert "trained 512..512" in capsys.readouterr().out
+
+    video = tmp_path / "episode.mp4"
+    assert main(["rl", "eval", "--logdir", str(logdir), "--episodes", "3", "--video", str(video)]) == 0
+    result = json.loads((logdir / "rl_eval.json").read_text())
+    assert result["episodes"] == 3 and len(result["returns"]) == 3 and result["env_steps"] == 512
+    assert result["returns"] == result["env_returns"]  # --reward env: the policy's reward is the task's
+    # Swing-up rewards are in [0, 1] per control step, 2 control steps per frame, 40 frames.
+    assert all(0.0 <= r <= 80.0 for r in result["returns"])
+    assert abs(result["mean"] - sum(result["returns"]) / 3) < 1e-9
+    from timecontrast.io.video import probe_video
+
+    assert probe_video(video).num_frames == 40
+
+    # The same seed gives the same evaluation.
+    assert main(["rl", "eval", "--logdir", str(logdir), "--episodes", "3"]) == 0
+    assert json.loads((logdir / "rl_eval.json").read_text())["returns"] == result["returns"]
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path, capsys):
+    logdir = tmp_path / "ppo"
+    assert _train(logdir, 128) == 0
+    capsys.readouterr()
+    assert _train(logdir, 256, "--obs", "random") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "obs 'state' -> 'random'" in err and "new --logdir" in err
+    assert [s for s, _ in list_policy_checkpoints(logdir)] == [128]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--obs", "embedding"], "--obs embedding needs a trained TCN: give --checkpointdir"),
+        (["--reward", "imitation", "--checkpointdir", "runs/x"], "--reward imitation needs --demo"),
+        (["--obs", "sound"], "--obs 'sound': choose one of state, pixels, embedding, random"),
+        (["--algo", "dqn"], "--algo 'dqn': choose one of ppo, sac"),
+        (["--hyper", "n_steps"], "--hyper 'n_steps': write key=value"),
+        (["--hyper", "no_such_option=1"], "--hyper: "),
+        (["--world", "pendulum"], "pendulum"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, expected):
+    assert _train(tmp_path / "run", 64, *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tcn rl: error:") and err.count("\n") == 0 and expected in err
+
+
+def test_eval_of_a_folder_without_a_run(tmp_path, capsys):
+    assert main(["rl", "eval", "--logdir", str(tmp_path)]) == 2
+    assert "is not a tcn rl train logdir" in capsys.readouterr().err
+
+
+def test_missing_rl_extra_says_how_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "stable_baselines3", None)  # import fails as if not installed
+    assert _train(tmp_path / "run", 64) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "pip install -e '.[rl]'" in err
