@@ -24,6 +24,11 @@ def test_train_saves_resumes_and_evaluates(tmp_path, capsys):
     logdir = tmp_path / "ppo"
     assert _train(logdir, 256) == 0
     assert [s for s, _ in list_policy_checkpoints(logdir)] == [128, 256]
+    # VecNormalize's statistics are saved beside each policy, and a resumed run starts from them.
+    assert sorted(p.name for p in (logdir / "checkpoints").glob("normalize-*.pkl")) == [
+        "normalize-000000128.pkl",
+        "normalize-000000256.pkl",
+    ]
     settings = json.loads((logdir / "rl_run.json").read_text())
     assert settings["obs"] == "state" and settings["algo"] == "ppo" and settings["hyperparameters"]["n_steps"] == 64
     assert list((logdir / "tensorboard").rglob("events.out.tfevents.*"))
@@ -56,6 +61,18 @@ def test_train_saves_resumes_and_evaluates(tmp_path, capsys):
     # The same seed gives the same evaluation.
     assert main(["rl", "eval", "--logdir", str(logdir), "--episodes", "3"]) == 0
     assert json.loads((logdir / "rl_eval.json").read_text())["returns"] == result["returns"]
+
+
+def test_resume_continues_the_normalisation_statistics(tmp_path):
+    import pickle
+
+    logdir = tmp_path / "ppo"
+    assert _train(logdir, 128) == 0
+    assert _train(logdir, 256) == 0
+    # VecNormalize.save pickles the wrapper without its environments.
+    first, second = (pickle.loads((logdir / "checkpoints" / f"normalize-{n:09d}.pkl").read_bytes()) for n in (128, 256))
+    # The counts go on from the first run's (a fresh VecNormalize would start again from 0).
+    assert second.obs_rms.count > first.obs_rms.count > 100
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path, capsys):

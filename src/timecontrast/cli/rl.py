@@ -54,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--height", type=int, default=48, help="frame height (default: 48)")
     train.add_argument("--view", type=int, default=0, help="the camera the policy (or the TCN) sees")
     train.add_argument("--frame_stack", type=int, default=1, help="--obs pixels: the last N frames (default: 1)")
+    train.add_argument(
+        "--no_normalize", action="store_true",
+        help="no VecNormalize (running observation statistics and return scaling, saved with each checkpoint)",
+    )  # fmt: skip
     train.add_argument("--max_episode_steps", type=int, default=None, help="steps per episode (default: 10 s)")
     train.add_argument("--save_every", type=int, default=50_000, help="checkpoint every N env steps")
     train.add_argument("--device", default=None, help="the TCN's device: cpu, cuda, cuda:N")
@@ -121,7 +125,7 @@ def _train(args: argparse.Namespace) -> int:
         world=args.world, task=args.task, obs=args.obs, reward=args.reward, reward_mode=args.reward_mode,
         algo=args.algo, steps=args.steps, n_envs=args.n_envs, seed=args.seed, checkpointdir=args.checkpointdir,
         frames=args.frames, demo=args.demo, width=args.width, height=args.height, view=args.view,
-        max_episode_steps=args.max_episode_steps, frame_stack=args.frame_stack, save_every=args.save_every,
+        max_episode_steps=args.max_episode_steps, frame_stack=args.frame_stack, save_every=args.save_every, normalize=not args.no_normalize,
         device=args.device, hyperparameters=parse_hyperparameters(args.hyper),
     )  # fmt: skip
     progress = _Progress()

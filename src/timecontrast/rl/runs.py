@@ -4,6 +4,7 @@ A run lives in one logdir (``tcn rl train --logdir DIR``)::
 
     DIR/rl_run.json                    the settings (what the observation and reward are)
     DIR/checkpoints/policy-<steps>.zip stable-baselines3 saves, every --save_every env steps
+    DIR/checkpoints/normalize-<steps>.pkl  the running observation/return statistics beside each
     DIR/tensorboard/                   stable-baselines3's TensorBoard logs
     DIR/progress.json                  env steps done, rate and time left (while it runs)
     DIR/rl_eval.json                   tcn rl eval's result
@@ -75,6 +76,9 @@ class RunSettings:
     appearance: str = "default"
     max_episode_steps: int | None = None
     frame_stack: int = 1  # obs=pixels: the policy sees this many last frames
+    # stable-baselines3's VecNormalize: running mean/std of the observations (not of pixels) and
+    # scaling of the rewards by the return's spread, which PPO needs on dm_control's 0-1000 returns.
+    normalize: bool = True
     save_every: int = 50_000
     device: str | None = None  # the embedder's device (the policy of an MLP runs on the CPU)
     hyperparameters: dict[str, Any] = field(default_factory=dict)  # passed to the SB3 algorithm
@@ -150,6 +154,11 @@ def checkpoint_path(logdir: str | os.PathLike, steps: int) -> Path:
     return Path(logdir) / CHECKPOINT_DIR / f"policy-{int(steps):09d}.zip"
 
 
+def normalize_path(policy: Path) -> Path:
+    """The VecNormalize statistics saved beside a policy checkpoint."""
+    return policy.with_name(policy.name.replace("policy-", "normalize-").replace(".zip", ".pkl"))
+
+
 def list_policy_checkpoints(logdir: str | os.PathLike) -> list[tuple[int, Path]]:
     """``(env steps, path)`` of a run's policy checkpoints, oldest first."""
     folder = Path(logdir) / CHECKPOINT_DIR
@@ -205,8 +214,19 @@ def _reward_wrapper(settings: RunSettings, embedder: Any) -> Callable[[Any], Any
     return partial(GoalReward, demos=[demo], **common)
 
 
-def make_run_env(settings: RunSettings, n_envs: int, seed: int, embedder: Any = None) -> Any:
-    """The stable-baselines3 VecEnv a run trains (or is evaluated) on."""
+def make_run_env(
+    settings: RunSettings,
+    n_envs: int,
+    seed: int,
+    embedder: Any = None,
+    statistics: Path | None = None,
+    training: bool = True,
+) -> Any:
+    """The stable-baselines3 VecEnv a run trains (or is evaluated) on.
+
+    With ``settings.normalize``, a ``VecNormalize`` wraps it: new statistics, or those of
+    ``statistics`` (a checkpoint's); ``training=False`` freezes them and gives raw rewards.
+    """
     from timecontrast.rl.envs import make_vec_env
 
     kwargs: dict[str, Any] = {
@@ -217,6 +237,15 @@ def make_run_env(settings: RunSettings, n_envs: int, seed: int, embedder: Any = 
     if settings.obs == "embedding":
         kwargs.update(embedder=embedder, frames=settings.frames)
     venv = make_vec_env(n_envs, seed=seed, wrapper=_reward_wrapper(settings, embedder), **kwargs)
+    if settings.normalize:
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        if statistics is not None and statistics.is_file():
+            venv = VecNormalize.load(str(statistics), venv)
+        else:
+            gamma = float(settings.hyperparameters.get("gamma", 0.99))
+            venv = VecNormalize(venv, norm_obs=settings.obs != "pixels", norm_reward=True, gamma=gamma)
+        venv.training, venv.norm_reward = training, training
     if settings.frame_stack > 1:
         from stable_baselines3.common.vec_env import VecFrameStack
 
@@ -261,13 +290,29 @@ class _Callback:
 
 
 def save_policy(model: Any, logdir: Path) -> Path:
-    """Save ``model`` as ``checkpoints/policy-<steps>.zip`` atomically; return the path."""
+    """Save ``model`` as ``checkpoints/policy-<steps>.zip`` atomically (and its VecNormalize
+    statistics first, as ``normalize-<steps>.pkl``); return the policy's path."""
     target = checkpoint_path(logdir, model.num_timesteps)
     target.parent.mkdir(parents=True, exist_ok=True)
+    normalizer = _normalizer(model.get_env())
+    if normalizer is not None:
+        with atomic_path(normalize_path(target)) as tmp:
+            normalizer.save(str(tmp))
     with atomic_path(target) as tmp:
         model.save(tmp)
     log.info("saved %s", target)
     return target
+
+
+def _normalizer(venv: Any) -> Any:
+    """The VecNormalize in a chain of VecEnv wrappers, or None."""
+    from stable_baselines3.common.vec_env import VecEnvWrapper, VecNormalize
+
+    while isinstance(venv, VecEnvWrapper):
+        if isinstance(venv, VecNormalize):
+            return venv
+        venv = venv.venv
+    return None
 
 
 def _policy_name(settings: RunSettings) -> str:
@@ -291,7 +336,9 @@ def train_policy(
             remove_stale_temporaries(folder, any_owner=True)
         settings = _settings_for(settings, logdir)
         embedder = _embedder(settings)
-        venv = make_run_env(settings, settings.n_envs, settings.seed, embedder)
+        found = list_policy_checkpoints(logdir)
+        statistics = normalize_path(found[-1][1]) if found else None
+        venv = make_run_env(settings, settings.n_envs, settings.seed, embedder, statistics)
         try:
             model, start_steps = _model(settings, logdir, venv)
             last = checkpoint_path(logdir, start_steps) if start_steps else None
@@ -398,7 +445,7 @@ def evaluate_run(
     path = Path(checkpoint) if checkpoint else (found[-1][1] if found else None)
     if path is None or not path.is_file():
         raise DataError(f"no policy checkpoint (checkpoints/policy-<steps>.zip) in '{logdir}': train it first")
-    venv = make_run_env(settings, 1, seed, _embedder(settings))
+    venv = make_run_env(settings, 1, seed, _embedder(settings), normalize_path(path), training=False)
     try:
         model = algorithm_class(settings.algo).load(
             path, device="cpu" if _policy_name(settings) == "MlpPolicy" else "auto"
