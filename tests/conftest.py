@@ -19,3 +19,15 @@ from toy_data import make_toy_dataset  # noqa: E402 - after the environment sett
 def toy_dataset(tmp_path_factory) -> Path:
     """A tiny 2-view dataset: train (4 sequences) and val (2 sequences) of 24 frames at 32x32."""
     return make_toy_dataset(tmp_path_factory.mktemp("toy"), {"train": 4, "val": 2})
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium for the report checks: installed with apt-get (Debian's ``chromium``)
+    when missing and the tests run as root; skipped, saying why, where it cannot be."""
+    from report_browser import ensure_chromium
+
+    path, why_not = ensure_chromium()
+    if path is None:
+        pytest.skip(why_not)
+    return path

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from report_browser import check_lines, inspect_report, report_problems, screenshot
 from timecontrast.cli.main import main
 
 pytest.importorskip("mujoco")
@@ -83,6 +84,31 @@ def test_quick_demo_reports_each_check_as_its_numbers_say(demo):
     # learned yet (trained/untrained ratio about 1.0). The other checks sit too near their
     # thresholds after 4 steps to pin (the probes moved when the demo's data changed).
     assert lines[0][0] == "FAIL" and a_mv > 0.8 * a_base
+
+
+def test_report_in_headless_chromium_as_a_reader_sees_it(demo, chromium, tmp_path):
+    """report.html in Chromium: every image and video loads, no Markdown is left as text
+    (``*other*`` was once shown with its asterisks), the PASS/FAIL lines are there; the
+    screenshot stays in the test's tmp folder."""
+    found = inspect_report(chromium, demo / "report.html", tmp_path)
+    assert report_problems(found) == []
+    html = (demo / "report.html").read_text()
+    assert len(found["images"]) == html.count("<img ") >= 5 and len(found["videos"]) == html.count("<video ") >= 1
+    assert all(v["width"] > 0 for v in found["videos"])  # Debian's Chromium decodes our H.264
+    md_lines = re.findall(r"^- ((?:PASS|FAIL): .+)$", (demo / "report.md").read_text(), re.MULTILINE)
+    assert len(md_lines) == 5 and check_lines(found) == [line.replace("**", "") for line in md_lines]
+    assert "nearest frame in other sequences" in found["text"]
+    shot = screenshot(chromium, demo / "report.html", tmp_path / "demo_report.png", found["height"], tmp_path)
+    assert shot.stat().st_size > 10_000
+
+
+def test_the_browser_check_fails_on_the_demo_report_with_a_broken_image(demo, chromium, tmp_path):
+    html = (demo / "report.html").read_text()
+    src = re.search(r'<img src="([^"]+\.png)"', html).group(1)
+    broken = tmp_path / "report.html"
+    broken.write_text(html.replace(f'<img src="{src}"', '<img src="projector/no_such_plot.png"', 1))
+    problems = report_problems(inspect_report(chromium, broken, tmp_path, base=demo))
+    assert problems == ["image projector/no_such_plot.png did not load"]
 
 
 def test_rerun_skips_finished_steps_and_redoes_changed_ones(demo, capsys):

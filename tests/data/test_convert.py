@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import itertools
 import json
+import re
 import shutil
 
 import numpy as np
@@ -370,3 +371,21 @@ def test_the_number_of_views_is_inferred_from_the_videos(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["convert", "--help"])
     assert "inferred" in capsys.readouterr().out
+
+
+def test_off_a_terminal_progress_lines_count_frames_with_an_estimated_total(tmp_path, caplog, monkeypatch):
+    import io
+    import logging
+
+    from timecontrast.progress import progress_interval_set
+
+    for name in ("x0", "x1", "x2"):
+        make_sequence(tmp_path / "in", name, [10, 10])
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # not a terminal
+    caplog.set_level(logging.INFO, logger="timecontrast.data.convert")
+    with progress_interval_set(1e-9):  # a line at every update
+        convert_videos(tmp_path / "in", tmp_path / "out", workers=1)
+    lines = [m for m in caplog.messages if m.startswith("convert: ")]
+    # While sequences are still to be planned, the total is estimated from those planned so far.
+    assert any(re.match(r"convert: \d+/~60 frames \(\d+%\), [0-9.]+ frames/s, ETA \d+s", line) for line in lines)
+    assert re.fullmatch(r"convert: finished 60/60 frames in \d+s, [0-9.]+ frames/s; sequences 3/3 done", lines[-1])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
 
 import numpy as np
@@ -15,6 +17,7 @@ from timecontrast.config import config_to_dict, load_config, save_config
 from timecontrast.data.state import SequenceState, save_state
 from timecontrast.evaluation.runner import evaluate_checkpoints
 from timecontrast.models import build_embedder, save_checkpoint
+from timecontrast.progress import progress_interval_set
 from toy_data import make_toy_dataset
 
 SMALL = [
@@ -72,7 +75,7 @@ class _Count:
         return {"value": self.value}
 
 
-def test_watch_evaluates_each_checkpoint_once_across_restarts(toy_run, tmp_path):
+def test_watch_evaluates_each_checkpoint_once_across_restarts(toy_run, tmp_path, caplog):
     logdir, _ = toy_run
     run = tmp_path / "run"
     run.mkdir()
@@ -93,11 +96,19 @@ def test_watch_evaluates_each_checkpoint_once_across_restarts(toy_run, tmp_path)
 
     timer = threading.Timer(0.5, later)
     timer.start()
+    caplog.set_level(logging.INFO, logger="timecontrast.evaluation")
     try:
-        evaluate_checkpoints("count", evaluate, run, tmp_path / "out", interval_secs=0.05, timeout_secs=2.0)
+        with progress_interval_set(0.2):  # the log says what it evaluates, and what it waits for
+            evaluate_checkpoints("count", evaluate, run, tmp_path / "out", interval_secs=0.05, timeout_secs=2.0)
     finally:
         timer.cancel()
     assert calls == [2, 4, 6]
+    assert f"count: evaluating step 6 ({run / 'checkpoints' / 'ckpt-000000006.pt'})" in caplog.messages
+    assert any(re.fullmatch(r"count: step 6 evaluated in \d+s: validation/count 6", m) for m in caplog.messages)
+    waiting = [m for m in caplog.messages if m.startswith("count: waiting for a new checkpoint")]
+    assert (
+        waiting and "(the newest, step 6, is evaluated;" in waiting[-1] and "stops after 2s without one" in waiting[-1]
+    )
     # A restart evaluates nothing again: the steps are in the results file.
     evaluate_checkpoints("count", evaluate, run, tmp_path / "out", interval_secs=0.05, timeout_secs=0.0)
     assert calls == [2, 4, 6]

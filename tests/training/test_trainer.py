@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 
 import numpy as np
 import pytest
@@ -330,3 +331,68 @@ def test_resume_does_not_read_the_trunk_weights_again(make_config, tmp_path):
 
     with pytest.raises(CheckpointError, match="trunk.pt' does not exist"):  # now it needs the file
         train(again, run)
+
+
+def test_off_a_terminal_progress_lines_and_progress_json_follow_the_run(make_config, tmp_path, caplog, monkeypatch):
+    """Off a terminal a line per interval (here every step) with step, rate, ETA, loss and last
+    checkpoint, and progress.json (finished, at the final step); a finished run keeps its file."""
+    import io
+    import json
+
+    from timecontrast.progress import progress_interval_set
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # not a terminal, also under pytest -s
+    caplog.set_level(logging.INFO, logger="timecontrast.training.trainer")
+    with progress_interval_set(1e-9):
+        result = train(make_config("mvtcn"), tmp_path)
+    lines = [m for m in caplog.messages if m.startswith("train: ")]
+    number = r"[0-9.]+"
+    assert len(lines) == 5
+    for step, line in enumerate(lines[:4], start=1):
+        checkpoint = "none" if step < 3 else "ckpt-000000002.pt"  # the step's checkpoint is saved after its line
+        assert re.fullmatch(
+            rf"train: {step}/4 steps \({step * 25}%\), {number} steps/s, {number} images/s, ETA \d+s; "
+            rf"loss {number}, last checkpoint {checkpoint}",
+            line,
+        ), line
+    assert re.fullmatch(
+        rf"train: finished 4/4 steps in \d+s, {number} steps/s, {number} images/s; loss {result.loss:.4g}, "
+        "last checkpoint ckpt-000000004.pt",
+        lines[4],
+    )
+    progress = json.loads((tmp_path / "progress.json").read_text())
+    assert (progress["step"], progress["final_step"], progress["state"], progress["finished"]) == (
+        4,
+        4,
+        "finished",
+        True,
+    )
+    assert progress["loss"] == result.loss and progress["last_checkpoint"] == str(result.checkpoint)
+    assert progress["steps_per_sec"] > 0 and progress["images_per_sec"] > 0 and progress["eta_seconds"] == 0
+
+    before = (tmp_path / "progress.json").read_text()
+    train(make_config("mvtcn"), tmp_path)  # already at max_step: nothing trained, nothing rewritten
+    assert (tmp_path / "progress.json").read_text() == before
+
+
+def test_a_run_that_stops_says_so_in_progress_json(make_config, tmp_path, monkeypatch):
+    import json
+
+    real = trainer_module._save
+
+    def disk_full(*args, **kwargs):
+        if args[5] == 4:  # the checkpoint of step 4
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "_save", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        train(make_config("mvtcn", "learning.max_step=6"), tmp_path)
+    progress = json.loads((tmp_path / "progress.json").read_text())
+    assert (progress["step"], progress["final_step"], progress["state"], progress["finished"]) == (
+        4,
+        6,
+        "stopped",
+        False,
+    )
+    assert progress["last_checkpoint"].endswith("ckpt-000000002.pt")

@@ -53,7 +53,11 @@ def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
         help="watching: stop after this many seconds without a new checkpoint (default: never)",
     )
     parser.add_argument(
-        "--interval", type=float, default=None, help="watching: seconds between polls (default: val.eval_interval_secs)"
+        "--interval",
+        type=float,
+        default=None,
+        help="watching: seconds between polls (default: val.eval_interval_secs); while waiting, a line every "
+        "tcn --progress_interval seconds (default 30) says what for",
     )
     parser.add_argument(
         "--baseline",

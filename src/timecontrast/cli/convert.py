@@ -12,7 +12,8 @@ settings or from changed videos, removing their old files (e.g. the shards of an
 whose videos cannot be read is reported at the end and the others are converted; exit
 status 1 if any failed. A failure to write (a full disk, a read-only folder) stops the run
 with one line naming the file (exit 2). Ctrl-C stops at once (exit 130); what is complete
-is kept.
+is kept. Progress: a bar of frames on a terminal; with output to a file, a line every 30 s
+(tcn --progress_interval) with frames done of the (estimated) total, rate, ETA and sequences done.
 
 Example:
     tcn convert --input_dir ~/tcn_data/videos/train --output_dir ~/tcn_data/records/train \\

@@ -4,7 +4,8 @@ Waits for checkpoints in <logdir>/checkpoints, evaluates each new one once on
 val.num_eval_samples validation images (data.validation; evaluation preprocessing, BatchNorm
 in eval mode; the same batches for every checkpoint) and logs validation/<loss> and loss
 (with the L2 penalty) to TensorBoard and metrics.jsonl in <logdir>/eval, polling every
-val.eval_interval_secs. Checkpoints already in <logdir>/eval/metrics.jsonl are skipped.
+val.eval_interval_secs (while waiting, a line every tcn --progress_interval seconds, default 30,
+says what for). Checkpoints already in <logdir>/eval/metrics.jsonl are skipped.
 With no --config_paths, <logdir>/final_training_config.yaml is used.
 
 Example:
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     metrics: MetricsLog | None = None  # made at the first result: a misspelled --logdir gets no folders
     try:
         for step, path in iter_new_checkpoints(
-            logdir / "checkpoints", cfg.val.eval_interval_secs, args.timeout, args.once, skip_steps=done
+            logdir / "checkpoints", cfg.val.eval_interval_secs, args.timeout, args.once, skip_steps=done, label="eval"
         ):
             try:
                 state = load_checkpoint(path)

@@ -95,25 +95,26 @@ class EmbeddingSetup:
         self, records: str | os.PathLike, num_sequences: int, role: str, views: list[int] | None = None
     ) -> list[EmbeddedSequence]:
         """Embed ``views`` (None: every view) of the first ``num_sequences`` sequences
-        (-1: all) under ``records``, with a progress bar on a terminal."""
-        from tqdm.auto import tqdm
-
+        (-1: all) under ``records``, with a progress bar on a terminal (progress lines elsewhere)."""
         from timecontrast.data.records import open_sequences
         from timecontrast.errors import ConfigError
+        from timecontrast.progress import Progress
 
         sequences = open_sequences(records)
         if num_sequences >= 0:
             sequences = sequences[:num_sequences]
         out = []
-        for seq in tqdm(sequences, desc=f"embed {role}", unit="seq", disable=None):
-            wanted = list(range(seq.num_views)) if views is None else views
-            bad = [v for v in wanted if not 0 <= v < seq.num_views]
-            if bad:
-                raise ConfigError(
-                    f"{seq.path}: sequence '{seq.name}' has {seq.num_views} views (0..{seq.num_views - 1}), "
-                    f"no view {bad[0]}; choose other --query_view / --target_view"
-                )
-            out.append(EmbeddedSequence(seq.name, self.embedder.embed_sequence(seq, wanted), seq, tuple(wanted)))
+        with Progress(total=len(sequences), desc=f"embed {role}", unit="seq", units="sequences") as bar:
+            for seq in sequences:
+                wanted = list(range(seq.num_views)) if views is None else views
+                bad = [v for v in wanted if not 0 <= v < seq.num_views]
+                if bad:
+                    raise ConfigError(
+                        f"{seq.path}: sequence '{seq.name}' has {seq.num_views} views (0..{seq.num_views - 1}), "
+                        f"no view {bad[0]}; choose other --query_view / --target_view"
+                    )
+                out.append(EmbeddedSequence(seq.name, self.embedder.embed_sequence(seq, wanted), seq, tuple(wanted)))
+                bar.update(1)
         print(f"{role}: {len(out)} sequences from {records}")
         return out
 

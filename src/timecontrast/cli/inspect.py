@@ -28,9 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from timecontrast.errors import DataError, TimeContrastError
+from timecontrast.progress import Progress
 
 if TYPE_CHECKING:
     from timecontrast.data.records import SequenceRecord
@@ -109,7 +108,7 @@ def _describe_sequence(rec: SequenceRecord, warnings: list[str]) -> dict[str, An
             "frame_size": frame_size}  # fmt: skip
 
 
-def _summarize_sequences(files: list[Path], bar: tqdm, warnings: list[str]) -> tuple[dict[str, Any], list[str]]:
+def _summarize_sequences(files: list[Path], bar: Progress, warnings: list[str]) -> tuple[dict[str, Any], list[str]]:
     from timecontrast.data.records import SequenceRecord
     from timecontrast.io.tfrecord import index_records
 
@@ -134,7 +133,7 @@ def _summarize_sequences(files: list[Path], bar: tqdm, warnings: list[str]) -> t
     }, problems
 
 
-def _summarize_labeled(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], list[str]]:
+def _summarize_labeled(files: list[Path], bar: Progress) -> tuple[dict[str, Any], list[str]]:
     from timecontrast.data.labeled import decode_labeled_example
     from timecontrast.io.jpeg import decode_jpeg
     from timecontrast.io.tfrecord import iter_records
@@ -166,7 +165,7 @@ def _summarize_labeled(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], li
     }, problems
 
 
-def _summarize_states(files: list[Path], bar: tqdm) -> tuple[dict[str, Any], list[str]]:
+def _summarize_states(files: list[Path], bar: Progress) -> tuple[dict[str, Any], list[str]]:
     try:
         from timecontrast.data.state import load_state
     except ImportError:  # the state module is optional for inspection
@@ -302,7 +301,7 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
         raise DataError(f"{path}: holds no {RECORD_SUFFIX} records, state files or <seq>_view<k> videos")
 
     total = sum(len(f) for f in record_dirs.values()) + sum(len(f) for f in state_dirs.values())
-    with tqdm(total=total, unit="file", desc="inspect", disable=None, leave=False) as bar:
+    with Progress(total=total, desc="inspect", unit="file", leave=False) as bar:
         for folder in sorted(record_dirs):
             files = record_dirs[folder]
             rel = folder.relative_to(root).as_posix() if root.is_dir() else folder.as_posix()

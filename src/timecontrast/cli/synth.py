@@ -3,7 +3,8 @@
 A MuJoCo world (cartpole, cheetah or finger) is filmed by several cameras at once.
 Per split, it writes sequence records (records/), labeled frame records (labeled/),
 the true state with camera poses (state/), optionally mp4 videos (videos/), and
-DIR/dataset.json documenting the world and every label attribute.
+DIR/dataset.json documenting the world and every label attribute. Progress: a bar on a
+terminal, else a line every 30 s (tcn --progress_interval) with sequences done, rate and ETA.
 
 Example::
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 from timecontrast.sim.cameras import MAX_VIEWS
@@ -71,15 +71,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from timecontrast.progress import Progress
     from timecontrast.sim.dataset import generate_dataset, parse_splits
 
     splits = parse_splits(args.split) if args.split else None
     sequences = args.sequences if args.sequences is not None or splits is not None else 20
     total = sequences if sequences is not None else sum((splits or {}).values())
     start = time.perf_counter()
-    with tqdm(total=total, unit="seq", desc=f"synth {args.world}", disable=not sys.stderr.isatty()) as bar:
+    frames_per_sequence = args.length * args.views
+    with Progress(total=total, desc=f"synth {args.world}", unit="seq", units="sequences") as bar:
         info = generate_dataset(
             args.output_dir,
             world=args.world,
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             videos=args.videos,
             jpeg_quality=args.jpeg_quality,
             overwrite=args.overwrite,
-            on_sequence=lambda split, name: bar.update(1),
+            on_sequence=lambda split, name: bar.update(1, counts={"frames": frames_per_sequence}),
             width=args.width,
             height=args.height,
             cameras=[c.strip() for c in args.cameras.split(",") if c.strip()] if args.cameras else None,

@@ -7,6 +7,9 @@ learning.max_step is the final step (a run already there is left as it is). A ru
 logdir: a second tcn train on it exits 2 naming the owner's pid and host (<logdir>/.tcn-train.lock;
 the lock of a killed run is taken over). Under torchrun every process trains on different
 batches (DDP: NCCL on GPUs, Gloo on CPUs) and rank 0 writes the logs and checkpoints.
+Progress: a bar on a terminal; with output to a file, a line every 30 s (tcn --progress_interval
+or TCN_PROGRESS_INTERVAL) with the step, loss, steps/s, images/s, ETA and last checkpoint; and
+<logdir>/progress.json (step, final_step, rates, eta_seconds, loss, state, finished) at that interval.
 
 Example:
     tcn synth --world cartpole --split train=16,val=4 --output_dir demo_data

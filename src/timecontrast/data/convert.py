@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from tqdm import tqdm
 
 from timecontrast.data.convert_outputs import (
     Plan,
@@ -72,6 +71,7 @@ from timecontrast.errors import DataError, TimeContrastError
 from timecontrast.io.files import name_error
 from timecontrast.io.jpeg import DEFAULT_QUALITY, encode_jpeg
 from timecontrast.io.video import iter_video_frames
+from timecontrast.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -190,11 +190,10 @@ def _video_jpegs_in_worker(
 class _Workers:
     """Decode-and-encode tasks (one per video) on a thread pool or a spawned process pool."""
 
-    def __init__(self, parallel: str, workers: int, bar: tqdm) -> None:
+    def __init__(self, parallel: str, workers: int, bar: Progress) -> None:
         self.threads = parallel == "threads"
         self.bar = bar
-        if self.threads:
-            self._lock = threading.Lock()  # tqdm.update is not atomic across threads
+        if self.threads:  # Progress.update is thread-safe
             self.executor: ThreadPoolExecutor | ProcessPoolExecutor = ThreadPoolExecutor(workers, "convert")
             return
         ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
@@ -205,8 +204,7 @@ class _Workers:
         )
 
     def _count(self, n: int) -> None:
-        with self._lock:
-            self.bar.update(n)
+        self.bar.update(n)
 
     def cancel_flag(self) -> threading.Event | None:
         """A flag that stops one sequence's tasks (threads; processes stop all at once)."""
@@ -295,7 +293,9 @@ def convert_videos(
     ``overwrite``; one made with other settings or from changed videos is converted again and
     its old files removed.
     ``on_sequence(name, status)`` is called once per sequence with status ``written``,
-    ``skipped`` or ``failed``.
+    ``skipped`` or ``failed``. ``progress``: a bar of frames on a terminal, else a progress
+    line every :func:`timecontrast.progress.progress_interval` seconds (frames done, rate,
+    ETA, sequences done); False shows neither.
     """
     rotate_re, workers = _checked_options(
         rotate, resize_min_edge, expected_views, rotate_if_matching, workers, parallel
@@ -311,9 +311,12 @@ def convert_videos(
     )
     on_disk = existing_outputs(out_root, [seq.name for seq in sequences])
     remove_killed_temporaries([out_root, *((out_root / seq.name).parent for seq in sequences)])
-    bar = tqdm(total=0, unit="frame", desc="convert", disable=None if progress else True, dynamic_ncols=True)
-    run = _Run(ConvertResult(), bar, on_sequence)
+    bar = Progress(
+        total=0, desc="convert", unit="frame", mode="auto" if progress else "off", logger=logger, dynamic_ncols=True
+    )
+    run = _Run(ConvertResult(), bar, on_sequence, len(sequences) + len(problems))
     for p in problems:
+        run.looked_at += 1
         run.fail(p.name, p.message)
     pool = _Workers(parallel, workers, bar)
     jobs: deque[_Job] = deque()
@@ -394,13 +397,20 @@ class _Settings:
 
 @dataclass
 class _Run:
-    """One convert_videos run: what it did so far, its progress bar and its callback."""
+    """One convert_videos run: what it did so far, its progress (frames) and its callback."""
 
     result: ConvertResult
-    bar: tqdm
+    bar: Progress
     on_sequence: Callable[[str, str], None] | None
+    num_sequences: int  # found, including those that failed before starting
+    looked_at: int = 0  # sequences started, skipped or failed
+    done: int = 0  # sequences written, skipped or failed
+    planned: int = 0  # sequences being converted
+    planned_frames: int = 0
 
     def report(self, name: str, status: str) -> None:
+        self.done += 1
+        self.bar.set(sequences=f"{self.done}/{self.num_sequences} done")
         if self.on_sequence is not None:
             self.on_sequence(name, status)
 
@@ -413,6 +423,7 @@ class _Run:
         self, seq: VideoSequence, out_root: Path, s: _Settings, on_disk: list[Path], overwrite: bool, pool: _Workers
     ) -> _Job | None:
         """Plan a sequence and submit its videos; None when it fails or is already converted."""
+        self.looked_at += 1
         try:
             plan = _plan(seq, out_root, s)
         except (TimeContrastError, OSError) as exc:  # probing or reading its videos
@@ -426,12 +437,20 @@ class _Run:
             return None
         if reason != "new":
             logger.info("%s: converting again: %s", seq.name, reason)
-        self.bar.total = (self.bar.total or 0) + seq.length * seq.num_views
-        self.bar.refresh()
+        self._plan_frames(seq.length * seq.num_views)
         job = _Job(seq, plan, on_disk, pool.cancel_flag())
         for path, size, rot in zip(seq.paths, plan.sizes, plan.rotations, strict=True):
             job.tasks.append(pool.submit(path, seq.length, size, rot, s.quality, job.cancel))
         return job
+
+    def _plan_frames(self, frames: int) -> None:
+        """The frames to encode grew; while sequences are still to look at, the final total is
+        estimated from the mean of those planned so far (the progress line's ETA)."""
+        self.planned += 1
+        self.planned_frames += frames
+        left = self.num_sequences - self.looked_at
+        expected = self.planned_frames + round(self.planned_frames / self.planned * left) if left > 0 else None
+        self.bar.set_total(self.planned_frames, expected)
 
     def finish(self, job: _Job, pool: _Workers, options: dict[str, object]) -> None:
         """Wait for a sequence's views and write its records (an OSError while writing stops the run)."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from timecontrast.errors import DataError
 from timecontrast.evaluation.probe import ProbeData, probe_data_of
+from timecontrast.progress import Progress
 
 if TYPE_CHECKING:
     from timecontrast.inference import Embedder
@@ -49,7 +48,6 @@ HIDDEN_SIZES = (256, 256, 256)  # Table I: 3 fully connected layers of 256 units
 CARTPOLE_POSITION = {"slider": "x_cart", "hinge_1 (sin)": "sin_theta", "hinge_1 (cos)": "cos_theta"}
 CARTPOLE_VELOCITY = {"slider": "xdot_cart", "hinge_1": "thetadot"}
 PAPER_KEYS = ("x_cart", "sin_theta", "cos_theta", "xdot_cart", "thetadot")
-_LOG_SECS = 30.0  # off a terminal: a progress line at most this often
 
 
 def variable_keys(position_names: Sequence[str], velocity_names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -203,11 +201,11 @@ def fit_paper_probe(
     model = _regressor(x_fit.shape[1], hidden_sizes, y_fit.shape[1], generator).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=0.0)
     best, best_step, best_state, bad = math.inf, 0, None, 0
-    step, stop, last_log = 0, False, time.perf_counter()
+    step, stop = 0, False
     log.info(
         "paper probe: %d training (%d held out), %d test samples on %s", n_fit, len(x_val), len(test.features), dev
     )
-    bar = tqdm(total=max_steps, desc="probe", unit="step", dynamic_ncols=True, disable=not sys.stderr.isatty())
+    bar = Progress(total=max_steps, desc="probe", unit="step", logger=log, dynamic_ncols=True)
     model.train()
     while step < max_steps and not stop:
         order = torch.randperm(n_fit, generator=generator).to(dev)
@@ -229,15 +227,11 @@ def fit_paper_probe(
                     bad += 1
                     stop = bad >= patience
                 bar.set_postfix(val_mse=f"{val:.4f}", best=f"{best:.4f}")
-                if not bar.disable or time.perf_counter() - last_log < _LOG_SECS:
-                    log.debug("paper probe step %d: held-out mse %.5f (best %.5f)", step, val, best)
-                else:
-                    log.info("paper probe step %d/%d: held-out mse %.5f (best %.5f at %d)",
-                             step, max_steps, val, best, best_step)  # fmt: skip
-                    last_log = time.perf_counter()
+                bar.set(held_out_mse=val, best=f"{best:.5f} at step {best_step}")
+                log.debug("paper probe step %d: held-out mse %.5f (best %.5f)", step, val, best)
             if stop or step >= max_steps:
                 break
-    bar.close()
+    bar.close(finished=True)  # early stopping finishes too
     if best_state is not None:
         model.load_state_dict(best_state)
     else:

@@ -4,13 +4,16 @@ The loop behind ``tcn align``, ``tcn labeled-eval`` and ``tcn probe``: for each
 checkpoint (``--checkpoint_iter`` or the watcher), rebuild the :class:`Embedder`, run the
 metric, write TensorBoard scalars at the checkpoint's step and the JSON results, and
 evaluate the baselines once (the same network untrained; the pretrained trunk where its
-weights exist) so that every number has context.
+weights exist) so that every number has context. Each checkpoint is logged when its
+evaluation starts and ends (with its scalars and the time it took); while waiting, the
+watcher logs what for at the progress interval (:mod:`timecontrast.progress`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,7 @@ from timecontrast.evaluation.watcher import iter_new_checkpoints
 from timecontrast.inference import Embedder
 from timecontrast.io.files import remove_stale_temporaries
 from timecontrast.models import find_checkpoint
+from timecontrast.progress import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +105,15 @@ def evaluate_checkpoints(
         todo = iter([(int(checkpoint_iter), _checkpoint_of_step(checkpointdir, int(checkpoint_iter)))])
     else:
         done = set() if once else summaries.evaluated_steps(outdir, metric)
-        todo = iter_new_checkpoints(checkpointdir, interval_secs, timeout_secs, once=once, skip_steps=done)
+        todo = iter_new_checkpoints(
+            checkpointdir, interval_secs, timeout_secs, once=once, skip_steps=done, label=metric
+        )
 
     reports: list[CheckpointReport] = []
     baseline_results: list[Evaluation] | None = None
     for step, path in todo:
-        log.info("%s: evaluating %s", metric, path)
+        log.info("%s: evaluating step %d (%s)", metric, step, path)
+        started = time.monotonic()
         try:
             embedder = Embedder.from_checkpoint(path, device=device)
         except CheckpointError as exc:
@@ -116,6 +123,10 @@ def evaluate_checkpoints(
             raise
         result = evaluate(embedder)
         scalars = result.scalars()
+        log.info(
+            "%s: step %d evaluated in %s: %s", metric, step, format_duration(time.monotonic() - started),
+            ", ".join(f"{k} {v:.4g}" for k, v in scalars.items()),
+        )  # fmt: skip
         summaries.write_scalars(outdir, metric, step, scalars)
         summaries.record_checkpoint(outdir, metric, step, str(path), scalars, result.to_dict())
         if baseline_results is None:

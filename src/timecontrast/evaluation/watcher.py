@@ -7,6 +7,10 @@ once, in step order, also across a restart when the caller passes the steps it h
 already evaluated (``skip_steps``, e.g. read from its results JSON with
 :func:`timecontrast.evaluation.summaries.evaluated_steps`).
 
+While it waits, a line is logged every :func:`timecontrast.progress.progress_interval`
+seconds (``tcn --progress_interval``) saying what it waits for, so a log file shows a
+watcher that is alive.
+
 Only complete checkpoint files count: ``ckpt-<step:09d>.pt`` as listed by
 :func:`timecontrast.models.checkpoint.list_checkpoints`. Temporary files written while a
 checkpoint is saved (``.ckpt-...tmp`` and the like) and empty files never count.
@@ -14,6 +18,7 @@ checkpoint is saved (``.ckpt-...tmp`` and the like) and empty files never count.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -22,6 +27,7 @@ from pathlib import Path
 
 from timecontrast.errors import CheckpointError
 from timecontrast.models.checkpoint import list_checkpoints
+from timecontrast.progress import Ticker, format_duration
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,8 @@ def iter_new_checkpoints(
     once: bool = False,
     skip_steps: Iterable[int] = (),
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    label: str = "",
 ) -> Iterator[tuple[int, Path]]:
     """Yield ``(step, path)`` of each new checkpoint in ``checkpoint_dir``, once each.
 
@@ -85,7 +93,9 @@ def iter_new_checkpoints(
     ``timeout_secs``: stop after waiting this long with no new checkpoint (None: never).
     ``once``: yield the latest checkpoint (even if it is in ``skip_steps``: it was asked for
     explicitly) and stop; never waits: no checkpoint is a :class:`CheckpointError` naming
-    the folder and what it holds.
+    the folder and what it holds. While waiting, a line every progress interval says for
+    what, starting with ``label`` (e.g. the metric); ``sleep`` and ``clock`` are injectable
+    for tests.
     """
     if interval_secs < 0:
         raise CheckpointError(f"the poll interval must be >= 0 seconds, got {interval_secs}")
@@ -93,7 +103,9 @@ def iter_new_checkpoints(
         yield latest_checkpoint(checkpoint_dir)
         return
     done = {int(s) for s in skip_steps}
-    last_new = time.monotonic()
+    last_new = clock()
+    ticker = Ticker(clock=clock)
+    newest: int | None = None
     first_poll = True
     while True:
         found = find_checkpoints(checkpoint_dir)
@@ -109,9 +121,46 @@ def iter_new_checkpoints(
                 log.warning("checkpoint %s disappeared before it could be evaluated; skipping it", path)
                 continue
             yield step, path
-            last_new = time.monotonic()
-        if timeout_secs is not None and time.monotonic() - last_new >= timeout_secs:
+            last_new = clock()
+            ticker.last = last_new  # the next waiting line one interval after this checkpoint
+        if found:
+            newest = found[-1][0]
+        if timeout_secs is not None and clock() - last_new >= timeout_secs:
             log.info("no new checkpoint in %s for %.0f s; stopping", checkpoint_dir, timeout_secs)
             return
         log.debug("waiting %.1f s for new checkpoints in %s", interval_secs, checkpoint_dir)
-        sleep(interval_secs)
+        line = functools.partial(_waiting_line, label, checkpoint_dir, newest, last_new, interval_secs, timeout_secs)
+        _wait(interval_secs, sleep, ticker, line)
+
+
+def _wait(seconds: float, sleep: Callable[[float], None], ticker: Ticker, line: Callable[[float], str]) -> None:
+    """Sleep ``seconds`` in parts no longer than the ticker's interval, logging ``line(now)``
+    whenever it is due."""
+    if seconds <= 0:
+        sleep(seconds)
+        return
+    left = seconds
+    while left > 0:
+        part = min(left, max(ticker.remaining(), 1e-3))
+        sleep(part)
+        left -= part
+        if ticker.due():
+            log.info("%s", line(ticker.last))
+
+
+def _waiting_line(
+    label: str,
+    checkpoint_dir: str | os.PathLike,
+    newest: int | None,
+    since: float,
+    interval: float,
+    timeout: float | None,
+    now: float,
+) -> str:
+    """What a watcher waits for, for the log."""
+    have = "none yet" if newest is None else f"the newest, step {newest}, is evaluated"
+    stop = "" if timeout is None else f"; stops after {format_duration(timeout)} without one"
+    return (
+        f"{label + ': ' if label else ''}waiting for a new checkpoint in {checkpoint_dir} ({have}; "
+        f"{format_duration(now - since)} without a new one, looking every {format_duration(interval)}{stop})"
+    )

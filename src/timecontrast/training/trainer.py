@@ -14,8 +14,12 @@
 - Logs (rank 0): TensorBoard scalars ``loss`` (total), ``training/<loss>``,
   ``learning_rate``, ``global_step/sec``, ``images/sec`` every
   ``logging.summary.save_summaries_steps``, image pairs with
-  ``logging.summary.image_summaries``, the same scalars in ``metrics.jsonl``, and a
-  progress bar on a terminal. ``final_training_config.yaml`` is written at the start
+  ``logging.summary.image_summaries``, the same scalars in ``metrics.jsonl``, a
+  progress bar on a terminal or else a progress line every ``tcn --progress_interval``
+  seconds (step, loss, steps/s, images/s, ETA, last checkpoint; see
+  :mod:`timecontrast.progress`), and the same numbers in ``logdir/progress.json``
+  (rewritten atomically at that interval and at the end, ``finished`` true once at
+  ``max_step``). ``final_training_config.yaml`` is written at the start
   (not when the run is already at ``max_step``: it keeps describing the finished run).
 - The run owns its logdir: ``.tcn-train.lock`` (see :mod:`timecontrast.training.lock`)
   stops a second ``tcn train`` on it; temporaries of a killed run are removed at start.
@@ -26,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,13 +37,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from timecontrast.config import TCNConfig, config_to_dict, save_config
 from timecontrast.data.loaders import build_batches, check_strategy, make_loader, open_split
 from timecontrast.errors import CheckpointError, ConfigError, TrainingError
 from timecontrast.io.files import remove_stale_temporaries
 from timecontrast.models import build_embedder, list_checkpoints, load_checkpoint, load_model_state, save_checkpoint
+from timecontrast.progress import PROGRESS_FILE_NAME, Progress, ProgressFile
 from timecontrast.training.distributed import (
     DistributedContext,
     broadcast_buffers,
@@ -310,9 +313,11 @@ def _train(cfg: TCNConfig, logdir: Path, ctx: DistributedContext) -> TrainResult
     loader = make_loader(batches, cfg.data.num_workers, pin_memory=ctx.device.type == "cuda")
     stepper = _Stepper(cfg, ctx, wrap_model(model, ctx), metric_loss, optimizer, scaler, model, amp_dtype)
     model.train()
-    bar = tqdm(
-        total=max_step, initial=step, desc="train", unit="step", dynamic_ncols=True,
-        disable=not (ctx.is_main and sys.stderr.isatty()),
+    # A finished run's progress.json keeps describing it, as its config does.
+    progress_file = ProgressFile(logdir / PROGRESS_FILE_NAME) if ctx.is_main and step < max_step else None
+    progress = Progress(
+        total=max_step, initial=step, desc="train", unit="step", mode="auto" if ctx.is_main else "off", logger=log,
+        on_report=progress_file, fields={"loss": None, "last_checkpoint": last_checkpoint}, dynamic_ncols=True,
     )  # fmt: skip
     log.info(
         "training %s / %s from step %d to %d on %s", cfg.training_strategy, metric_loss.tag, step, max_step, ctx.device
@@ -327,13 +332,13 @@ def _train(cfg: TCNConfig, logdir: Path, ctx: DistributedContext) -> TrainResult
             total_mean, metric, images, lr = stepper.run(batch, step, last_checkpoint)
             step += 1
             last_loss = total_mean
-            bar.update(1)
+            progress.update(1, counts={"images": images.shape[0] * ctx.world_size}, loss=total_mean)
 
             if step % summary_every == 0 or step == max_step:
                 now = time.perf_counter()
                 steps_per_sec = (step - tick_step) / max(now - tick, 1e-9)
                 images_per_sec = steps_per_sec * images.shape[0] * ctx.world_size
-                bar.set_postfix(loss=f"{total_mean:.4f}", img_s=f"{images_per_sec:.0f}", refresh=False)
+                progress.set_postfix(loss=f"{total_mean:.4f}", img_s=f"{images_per_sec:.0f}")
                 metric_mean = float(mean_across_ranks(metric, ctx))
                 if metrics is not None:
                     scalars = {"loss": total_mean, f"training/{metric_loss.tag}": metric_mean, "learning_rate": lr}
@@ -346,6 +351,7 @@ def _train(cfg: TCNConfig, logdir: Path, ctx: DistributedContext) -> TrainResult
                 tick, tick_step = now, step
             if ctx.is_main and (step % save_every == 0 or step == max_step):
                 last_checkpoint = _save(checkpoint_dir, cfg, model, optimizer, scaler, step, num_to_keep)
+                progress.set(last_checkpoint=last_checkpoint)
         broadcast_buffers(model, ctx)  # every rank ends with the model rank 0 saved
     except BaseException:
         if metrics is not None:  # closing must not hide why training stopped
@@ -354,7 +360,7 @@ def _train(cfg: TCNConfig, logdir: Path, ctx: DistributedContext) -> TrainResult
             metrics = None
         raise
     finally:  # ------------------------------------------------------ end
-        bar.close()
+        progress.close()  # "finished" once at max_step, else "stopped"
         del data, loader
         if metrics is not None:
             metrics.close()

@@ -132,10 +132,10 @@ def write_imitations(
     (``gifs``: also ``<pair.name>.gif``, an animated GIF for pages that cannot play video).
 
     One video frame per query frame at ``fps``. ``progress``: None shows a tqdm bar on a
-    terminal only, True always, False never.
+    terminal and progress lines elsewhere (:mod:`timecontrast.progress`), True a bar
+    always, False neither.
     """
-    from tqdm.auto import tqdm
-
+    from timecontrast.progress import Progress
     from timecontrast.viz.panels import ImitationRenderer, write_imitation_gif, write_imitation_video
     from timecontrast.viz.plots import plot_alignment  # matplotlib loads only here
 
@@ -146,12 +146,8 @@ def write_imitations(
     smoothed = SmoothedEmbeddings(smoothing_window)
     total = sum(p.query.length for p in pairs) if videos else len(pairs)
     results: list[ImitationResult] = []
-    with tqdm(
-        total=total,
-        desc="imitate",
-        unit="frame" if videos else "pair",
-        disable=not progress if progress is not None else None,
-    ) as bar:
+    mode = "auto" if progress is None else "bar" if progress else "off"
+    with Progress(total=total, desc="imitate", unit="frame" if videos else "pair", mode=mode, logger=logger) as bar:
         for pair in pairs:
             match = match_pair(pair, smoothing_window, smoothed)
             video = plot = None

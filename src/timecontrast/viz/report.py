@@ -2,9 +2,13 @@
 
 The demo (``tcn demo``) builds one from its results: headings, paragraphs, tables of
 numbers, images, videos and shell commands. Paths are stored relative to the report's
-folder so the folder can be moved or zipped as a whole. No Markdown library is used:
-the two renderings are written from the same blocks, which keeps them identical in
-content and avoids a dependency for a page of tables.
+folder (percent-encoded) so the folder can be moved or zipped as a whole. Both renderings
+are written from the same blocks. Text (paragraphs, bullets, headings, table cells) is
+inline Markdown, kept as it is in ``report.md`` and rendered for ``report.html`` by
+:func:`inline_html`: `code`, **strong**, *emphasis*, [links](url) and ![images](url),
+with a backslash keeping a marker literal (``\\*``) and everything else HTML-escaped,
+as CommonMark renders the same text (a subset of it, enough for a page of tables;
+no Markdown library is needed). Captions are plain text.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from timecontrast.io.files import atomic_path
 
@@ -25,6 +31,168 @@ Cell = str | float | int | None
 class _Block:
     kind: str  # heading | text | table | image | video | code | list
     data: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------- inline Markdown
+_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_SAFE_URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:)")  # has a scheme: only the ones below are kept
+_SCHEMES = ("http:", "https:", "mailto:", "file:")
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` as literal Markdown: every marker character backslash-escaped."""
+    return "".join("\\" + c if c in "\\`*_[]<>|#!" else c for c in text)
+
+
+def _md_cell(text: str) -> str:
+    """A table cell's inline Markdown with its ``|`` escaped (a bare one would end the cell)."""
+    return re.sub(r"(?<!\\)\|", r"\\|", text)
+
+
+def _backticks(text: str, i: int) -> int:
+    j = i
+    while j < len(text) and text[j] == "`":
+        j += 1
+    return j - i
+
+
+def _code_span_end(text: str, i: int) -> int | None:
+    """Where the code span opened by the backticks at ``i`` closes (after it); None if it does not."""
+    run = _backticks(text, i)
+    j = i + run
+    while j < len(text):
+        if text[j] == "`":
+            k = _backticks(text, j)
+            if k == run:
+                return j + k
+            j += k
+        else:
+            j += 1
+    return None
+
+
+def _skip(text: str, j: int) -> int | None:
+    """Past an escape or a code span at ``j`` (what a closing marker cannot be inside); None if neither."""
+    if text[j] == "\\" and j + 1 < len(text) and text[j + 1] in _PUNCTUATION:
+        return j + 2
+    if text[j] == "`":
+        end = _code_span_end(text, j)
+        return end if end is not None else j + _backticks(text, j)
+    return None
+
+
+def _closing(text: str, start: int, marker: str) -> int | None:
+    """Index of the ``marker`` (``*`` or ``**``) closing an emphasis opened before ``start``."""
+    j = start
+    while j < len(text):
+        past = _skip(text, j)
+        if past is not None:
+            j = past
+            continue
+        if text.startswith("**", j):
+            if marker == "**" and j > start and not text[j - 1].isspace():
+                return j
+            j += 2  # a strong span inside an emphasis
+            continue
+        if text[j] == "*" and marker == "*" and j > start and not text[j - 1].isspace():
+            return j
+        j += 1
+    return None
+
+
+def _bracket_end(text: str, i: int, open_: str, close: str) -> int | None:
+    """Index of the ``close`` matching the ``open_`` at ``i`` (nesting, escapes and code spans skipped)."""
+    depth, j = 0, i
+    while j < len(text):
+        past = _skip(text, j) if j > i else None
+        if past is not None:
+            j = past
+            continue
+        if text[j] == open_:
+            depth += 1
+        elif text[j] == close:
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return None
+
+
+def _link(text: str, i: int) -> tuple[str, str, int] | None:
+    """``[label](url)`` at ``i``: ``(label, url, end)``, or None."""
+    close = _bracket_end(text, i, "[", "]")
+    if close is None or not text.startswith("(", close + 1):
+        return None
+    end = _bracket_end(text, close + 1, "(", ")")
+    if end is None:
+        return None
+    url = text[close + 2 : end].strip()
+    if not url or any(c.isspace() for c in url):
+        return None
+    return text[i + 1 : close], url, end + 1
+
+
+def _href(url: str) -> str | None:
+    """An attribute-safe URL, or None for a scheme a report never links to (``javascript:``)."""
+    url = re.sub(r"\\(.)", r"\1", url)
+    if _SAFE_URL.match(url) and not url.lower().startswith(_SCHEMES):
+        return None
+    return html.escape(url, quote=True)
+
+
+def inline_html(text: str) -> str:
+    """HTML of one piece of inline Markdown (see the module docstring); everything else escaped."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n and text[i + 1] in _PUNCTUATION:
+            out.append(html.escape(text[i + 1]))
+            i += 2
+        elif c == "`":
+            end = _code_span_end(text, i)
+            run = _backticks(text, i)
+            if end is None:
+                out.append(text[i : i + run])
+                i += run
+                continue
+            code = text[i + run : end - run]
+            if len(code) > 2 and code[0] == code[-1] == " " and code.strip():
+                code = code[1:-1]
+            out.append(f"<code>{html.escape(code)}</code>")
+            i = end
+        elif c == "!" and text.startswith("[", i + 1) and (link := _link(text, i + 1)) and _href(link[1]):
+            label, url, i = link
+            out.append(f'<img src="{_href(url)}" alt="{html.escape(_plain(label))}">')
+        elif c == "[" and (link := _link(text, i)) and _href(link[1]):
+            label, url, i = link
+            out.append(f'<a href="{_href(url)}">{inline_html(label)}</a>')
+        elif c == "*" and (span := _emphasis(text, i)):
+            tag, inner, i = span
+            out.append(f"<{tag}>{inline_html(inner)}</{tag}>")
+        else:
+            out.append(html.escape(c))
+            i += 1
+    return "".join(out)
+
+
+def _emphasis(text: str, i: int) -> tuple[str, str, int] | None:
+    """``**strong**`` or ``*emphasis*`` opening at ``i``: ``(tag, inner text, end)``, or None."""
+    for marker, tag in (("**", "strong"), ("*", "em")):
+        k = len(marker)
+        if not text.startswith(marker, i) or i + k >= len(text) or text[i + k].isspace():
+            continue
+        if marker == "*" and text.startswith("**", i):
+            continue
+        close = _closing(text, i + k, marker)
+        if close is not None:
+            return tag, text[i + k : close], close + k
+    return None
+
+
+def _plain(text: str) -> str:
+    """The visible text of inline Markdown (for ``<title>`` and ``alt``)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", inline_html(text)))
 
 
 def machine_summary() -> str:
@@ -82,7 +250,8 @@ class Report:
         self.blocks.append(_Block("heading", {"text": text, "level": level}))
 
     def text(self, text: str) -> None:
-        """A paragraph; `code` spans and **bold** are kept in Markdown and rendered in HTML."""
+        """A paragraph of inline Markdown (`code`, **strong**, *emphasis*, [links](url)): kept as it
+        is in Markdown and rendered in HTML (:func:`inline_html`)."""
         self.blocks.append(_Block("text", {"text": text}))
 
     def bullets(self, items: Sequence[str]) -> None:
@@ -109,10 +278,12 @@ class Report:
     # --------------------------------------------------------------------- rendering
     @staticmethod
     def _rel(path: Path, root: Path) -> str:
+        """``path`` relative to the report's folder, as a URL (percent-encoded)."""
         try:
-            return Path(os.path.relpath(path, root)).as_posix()
+            rel = Path(os.path.relpath(path, root)).as_posix()
         except ValueError:  # another drive (Windows)
-            return path.as_posix()
+            rel = path.as_posix()
+        return quote(rel, safe="/")
 
     def markdown(self, root: str | os.PathLike) -> str:
         root = Path(root)
@@ -126,44 +297,42 @@ class Report:
             elif b.kind == "list":
                 out += [f"- {item}" for item in d["items"]] + [""]
             elif b.kind == "table":
-                out.append("| " + " | ".join(d["header"]) + " |")
+                out.append("| " + " | ".join(_md_cell(h) for h in d["header"]) + " |")
                 out.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(d["header"]))) + "|")
-                out += ["| " + " | ".join(row) + " |" for row in d["rows"]]
+                out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in d["rows"]]
                 out.append("")
             elif b.kind == "image":
-                out += [f"![{d['caption']}]({self._rel(d['path'], root)})", "", f"*{d['caption']}*", ""]
+                caption = markdown_escape(d["caption"])
+                out += [f"![{caption}]({self._rel(d['path'], root)})", "", f"*{caption}*", ""]
             elif b.kind == "video":
-                rel = self._rel(d["path"], root)
+                rel, caption = self._rel(d["path"], root), markdown_escape(d["caption"])
                 if d["poster"] is not None:
-                    out += [f"[![{d['caption']}]({self._rel(d['poster'], root)})]({rel})", ""]
-                out += [f"[{d['caption']}]({rel})", ""]
+                    out += [f"[![{caption}]({self._rel(d['poster'], root)})]({rel})", ""]
+                out += [f"[{caption}]({rel})", ""]
             elif b.kind == "code":
-                out += ["```bash", d["text"].rstrip(), "```", ""]
+                text = d["text"].rstrip()
+                fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
+                out += [f"{fence}bash", text, fence, ""]
         return "\n".join(out).rstrip() + "\n"
 
-    @staticmethod
-    def _inline(text: str) -> str:
-        """HTML of a paragraph: escaped, with `code` and **bold** spans."""
-        parts = html.escape(text).split("`")
-        text = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-        parts = text.split("**")
-        return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
-
     def html(self, root: str | os.PathLike) -> str:
+        """The page: the same blocks as :meth:`markdown`, inline Markdown rendered by :func:`inline_html`."""
         root = Path(root)
         esc = html.escape
-        body = [f"<h1>{esc(self.title)}</h1>"]
+        body = [f"<h1>{inline_html(self.title)}</h1>"]
         for b in self.blocks:
             d = b.data
             if b.kind == "heading":
-                body.append(f"<h{d['level']}>{esc(d['text'])}</h{d['level']}>")
+                body.append(f"<h{d['level']}>{inline_html(d['text'])}</h{d['level']}>")
             elif b.kind == "text":
-                body.append(f"<p>{self._inline(d['text'])}</p>")
+                body.append(f"<p>{inline_html(d['text'])}</p>")
             elif b.kind == "list":
-                body.append("<ul>" + "".join(f"<li>{self._inline(i)}</li>" for i in d["items"]) + "</ul>")
+                body.append("<ul>" + "".join(f"<li>{inline_html(i)}</li>" for i in d["items"]) + "</ul>")
             elif b.kind == "table":
-                head = "".join(f"<th>{esc(h)}</th>" for h in d["header"])
-                rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in d["rows"])
+                head = "".join(f"<th>{inline_html(h)}</th>" for h in d["header"])
+                rows = "".join(
+                    "<tr>" + "".join(f"<td>{inline_html(c)}</td>" for c in row) + "</tr>" for row in d["rows"]
+                )
                 body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
             elif b.kind == "image":
                 src = esc(self._rel(d["path"], root))
@@ -175,7 +344,7 @@ class Report:
                 src = esc(self._rel(d["path"], root))
                 poster = f' poster="{esc(self._rel(d["poster"], root))}"' if d["poster"] is not None else ""
                 body.append(
-                    f'<figure><video src="{src}" controls loop muted playsinline{poster}></video>'
+                    f'<figure><video src="{src}" controls loop muted playsinline preload="metadata"{poster}></video>'
                     f'<figcaption><a href="{src}">{esc(d["caption"])}</a></figcaption></figure>'
                 )
             elif b.kind == "code":
@@ -190,7 +359,7 @@ class Report:
         )
         return (
             '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{esc(self.title)}</title>\n<style>{style}</style>\n</head>\n<body>\n"
+            f"<title>{esc(_plain(self.title))}</title>\n<style>{style}</style>\n</head>\n<body>\n"
             + "\n".join(body)
             + "\n</body>\n</html>\n"
         )
