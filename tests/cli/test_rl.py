@@ -32,6 +32,9 @@ def test_train_saves_resumes_and_evaluates(tmp_path, capsys):
     settings = json.loads((logdir / "rl_run.json").read_text())
     assert settings["obs"] == "state" and settings["algo"] == "ppo" and settings["hyperparameters"]["n_steps"] == 64
     assert list((logdir / "tensorboard").rglob("events.out.tfevents.*"))
+    progress = json.loads((logdir / "progress.json").read_text())
+    assert progress["step"] == 256 and progress["final_step"] == 256 and progress["finished"] is True
+    assert progress["last_checkpoint"].endswith("policy-000000256.zip")
 
     # Again with a larger budget: it continues from 256 (PPO collects 2 x 64 steps per update).
     assert _train(logdir, 512) == 0
@@ -61,6 +64,17 @@ def test_train_saves_resumes_and_evaluates(tmp_path, capsys):
     # The same seed gives the same evaluation.
     assert main(["rl", "eval", "--logdir", str(logdir), "--episodes", "3"]) == 0
     assert json.loads((logdir / "rl_eval.json").read_text())["returns"] == result["returns"]
+
+
+def test_progress_lines_off_a_terminal(tmp_path, caplog):
+    from timecontrast.progress import progress_interval_set
+
+    with progress_interval_set(1e-9), caplog.at_level("INFO", logger="timecontrast.rl.runs"):
+        assert _train(tmp_path / "ppo", 256) == 0
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rl train:")]
+    assert any("/256 steps" in line and "steps/s" in line for line in lines)
+    assert lines[-1].startswith("rl train: finished 256/256 steps")
+    assert any("episode return" in line for line in lines)  # 40-step episodes end within the run
 
 
 def test_resume_continues_the_normalisation_statistics(tmp_path):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import time
@@ -38,6 +39,8 @@ from typing import Any
 
 from timecontrast.cli.imitate import add_checkpoint_arguments
 from timecontrast.rl.rewards import ALPHA, BETA, GAMMA
+
+log = logging.getLogger(__name__)
 
 JSON_NAME = "reward.json"
 PNG_NAME = "reward.png"
@@ -147,12 +150,11 @@ def _print_table(report: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from timecontrast.cli.imitate import EmbeddingSetup
     from timecontrast.data.sources import open_sequence_source
     from timecontrast.errors import DataError
     from timecontrast.io.files import remove_stale_temporaries, write_text
+    from timecontrast.progress import Progress
     from timecontrast.rl.reward_report import check_episode_length, score_episodes
     from timecontrast.viz.reward_plots import plot_reward_curves
 
@@ -194,9 +196,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  note: '{s.name}' is the demo itself; not scored")
     demo_embeddings = embedder.embed_sequence(demo_seq, [demo_view])[0]  # [T_demo, D]
     scored = []
-    for seq, view in zip(tqdm(episodes, desc="embed episodes", unit="episode", disable=None), views):
-        embeddings = embedder.embed_sequence(seq, [view])[0]  # [T, D]
-        scored.append((seq.name, _source(seq), embeddings, seq.state))
+    with Progress(total=len(episodes), desc="embed episodes", unit="episode", logger=log) as progress:
+        for seq, view in zip(episodes, views, strict=True):
+            embeddings = embedder.embed_sequence(seq, [view])[0]  # [T, D]
+            scored.append((seq.name, _source(seq), embeddings, seq.state))
+            progress.update(1)
     report = score_episodes(
         demo_embeddings, scored, args.align, args.alpha, args.beta, args.gamma, demo_name=demo_seq.name
     )

@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-import time
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -76,39 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--device", default=None, help="the TCN's device: cpu, cuda, cuda:N")
 
 
-class _Progress:
-    """A tqdm bar on a terminal; otherwise a log line every 30 s."""
-
-    def __init__(self, interval: float = 30.0) -> None:
-        self.bar: Any = None
-        self.interval, self.last, self.start = interval, time.monotonic(), time.monotonic()
-        self.first: int | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            if self.bar is None:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total, initial=done, unit="step", desc="rl train", dynamic_ncols=True)
-            self.bar.update(done - self.bar.n)
-            return
-        now = time.monotonic()
-        if self.first is None:
-            self.first, self.start = done, now
-        if now - self.last >= self.interval:
-            from timecontrast.rl.runs import eta_text
-
-            rate = (done - self.first) / max(now - self.start, 1e-9)
-            eta = (total - done) / rate if rate > 0 else float("inf")
-            log.info("rl train: %d/%d env steps (%.0f%%), %.0f steps/s, ETA %s", done, total,
-                     100 * done / total, rate, eta_text(eta))  # fmt: skip
-            self.last = now
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def run(args: argparse.Namespace) -> int:
     from timecontrast.rl.dependencies import require_rl_extra
 
@@ -128,11 +92,7 @@ def _train(args: argparse.Namespace) -> int:
         max_episode_steps=args.max_episode_steps, frame_stack=args.frame_stack, save_every=args.save_every, normalize=not args.no_normalize,
         device=args.device, hyperparameters=parse_hyperparameters(args.hyper),
     )  # fmt: skip
-    progress = _Progress()
-    try:
-        result = train_policy(settings, args.logdir, progress=progress)
-    finally:
-        progress.close()
+    result = train_policy(settings, args.logdir)
     print(
         f"trained {result.start_steps}..{result.steps} env steps in {result.seconds / 60:.1f} min; "
         f"policy: {result.checkpoint}"

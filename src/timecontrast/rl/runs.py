@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import re
 import time
@@ -267,7 +266,7 @@ class _Callback:
     """stable-baselines3 callback: periodic checkpoints and progress (built lazily: SB3 is optional)."""
 
     @staticmethod
-    def make(logdir: Path, save_every: int, total: int, report: Callable[[int, int], None]) -> Any:
+    def make(logdir: Path, save_every: int, progress: Any) -> Any:
         from stable_baselines3.common.callbacks import BaseCallback
 
         class Checkpoints(BaseCallback):
@@ -275,14 +274,20 @@ class _Callback:
                 super().__init__()
                 self.saved: Path | None = None
                 self._next = 0
+                self._done = 0
 
             def _on_training_start(self) -> None:
                 self._next = (self.num_timesteps // save_every + 1) * save_every
+                self._done = self.num_timesteps
 
             def _on_step(self) -> bool:
-                report(self.num_timesteps, total)
+                episodes = [i["episode"]["r"] for i in self.locals.get("infos", ()) if "episode" in i]
+                fields = {"episode_return": float(np.mean(episodes))} if episodes else {}
+                progress.update(self.num_timesteps - self._done, **fields)
+                self._done = self.num_timesteps
                 if self.num_timesteps >= self._next:
                     self.saved = save_policy(self.model, logdir)
+                    progress.set(last_checkpoint=self.saved)
                     self._next = (self.num_timesteps // save_every + 1) * save_every
                 return True
 
@@ -319,12 +324,13 @@ def _policy_name(settings: RunSettings) -> str:
     return "CnnPolicy" if settings.obs == "pixels" else "MlpPolicy"
 
 
-def train_policy(
-    settings: RunSettings,
-    logdir: str | os.PathLike,
-    progress: Callable[[int, int], None] | None = None,
-) -> RunResult:
-    """Train (or resume) the run ``settings`` describes in ``logdir`` up to ``settings.steps``."""
+def train_policy(settings: RunSettings, logdir: str | os.PathLike) -> RunResult:
+    """Train (or resume) the run ``settings`` describes in ``logdir`` up to ``settings.steps``.
+
+    Progress: a bar on a terminal, else a log line every 30 s (:mod:`timecontrast.progress`:
+    env steps, steps/s, time left, the mean return of the episodes just ended, the last
+    checkpoint), and ``progress.json`` in the logdir.
+    """
     settings.check()
     from timecontrast.training.lock import LogdirLock
 
@@ -351,20 +357,26 @@ def train_policy(
                 settings.algo.upper(), settings.world, settings.task, settings.obs, settings.reward, start_steps,
                 settings.steps,
             )  # fmt: skip
-            callback = _Callback.make(
-                logdir, settings.save_every, settings.steps, progress or (lambda done, total: None)
-            )
-            model.learn(
-                remaining,
-                callback=callback,
-                reset_num_timesteps=start_steps == 0,
-                tb_log_name=settings.algo,
-                progress_bar=False,
-            )
-            if callback.saved is None or model.num_timesteps > _steps_of(callback.saved):
-                last = save_policy(model, logdir)
-            else:
-                last = callback.saved
+            from timecontrast.progress import PROGRESS_FILE_NAME, Progress, ProgressFile
+
+            with Progress(
+                total=settings.steps, initial=start_steps, desc="rl train", unit="step", logger=log,
+                on_report=ProgressFile(logdir / PROGRESS_FILE_NAME),
+                fields={"episode_return": None, "last_checkpoint": last}, dynamic_ncols=True,
+            ) as progress:  # fmt: skip
+                callback = _Callback.make(logdir, settings.save_every, progress)
+                model.learn(
+                    remaining,
+                    callback=callback,
+                    reset_num_timesteps=start_steps == 0,
+                    tb_log_name=settings.algo,
+                    progress_bar=False,
+                )
+                if callback.saved is None or model.num_timesteps > _steps_of(callback.saved):
+                    last = save_policy(model, logdir)
+                else:
+                    last = callback.saved
+                progress.set(last_checkpoint=last)
             return RunResult(logdir, start_steps, int(model.num_timesteps), last, time.perf_counter() - start)
         finally:
             venv.close()
@@ -519,13 +531,6 @@ def parse_hyperparameters(items: Sequence[str]) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             raise ConfigError(f"--hyper {item!r}: the value is not valid YAML ({exc})") from None
     return out
-
-
-def eta_text(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 __all__ = [
