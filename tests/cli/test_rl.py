@@ -127,3 +127,30 @@ def test_missing_rl_extra_says_how_to_install(tmp_path, monkeypatch, capsys):
     assert _train(tmp_path / "run", 64) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "pip install -e '.[rl]'" in err
+
+
+def test_eval_records_episodes_as_a_dataset(tmp_path):
+    import numpy as np
+
+    from timecontrast.data.records import open_sequences
+    from timecontrast.rl.envs import make_env
+
+    logdir = tmp_path / "ppo"
+    assert _train(logdir, 128) == 0
+    out = tmp_path / "expert"
+    assert main(["rl", "eval", "--logdir", str(logdir), "--episodes", "2", "--record", str(out)]) == 0
+    result = json.loads((logdir / "rl_eval.json").read_text())
+    assert len(result["recorded"]) == 2
+    sequences = open_sequences(out / "episodes" / "records")
+    assert [s.name for s in sequences] == ["cartpole_swingup_state_ep0000", "cartpole_swingup_state_ep0001"]
+    first = sequences[0]
+    assert first.num_views == 2 and first.length == 40
+    state = first.state  # found beside the records, as tcn synth's
+    assert state is not None and state.length == 40 and {"slider", "hinge_1"} <= set(state.position_names)
+    # Frame 0 is the first evaluation episode's start: the environment reset with the evaluation seed.
+    env = make_env("cartpole", "swingup", max_episode_steps=40)
+    env.reset(seed=1_000_000)
+    expected = env.render().astype(np.int16)
+    assert np.abs(first.frame(0, 0).astype(np.int16) - expected).mean() < 3.0  # JPEG
+    assert np.allclose(state.position[0], env.unwrapped.true_state()[0])
+    env.close()

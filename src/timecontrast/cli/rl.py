@@ -70,6 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--stochastic", action="store_true", help="sample actions instead of the most likely one")
     ev.add_argument("--video", default=None, help="write the first episode as this mp4")
     ev.add_argument("--checkpoint", default=None, help="a policy-<steps>.zip (default: the newest)")
+    ev.add_argument(
+        "--record", default=None, metavar="DIR",
+        help="write every episode as tcn synth writes a sequence (DIR/episodes/records, DIR/episodes/state): "
+        "demonstrations for tcn reward and --reward imitation",
+    )  # fmt: skip
     ev.add_argument("--device", default=None, help="the TCN's device: cpu, cuda, cuda:N")
 
 
@@ -106,7 +111,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     result = evaluate_run(
         args.logdir, args.episodes, deterministic=not args.stochastic, seed=args.seed, video=args.video,
-        checkpoint=args.checkpoint, device=args.device,
+        checkpoint=args.checkpoint, device=args.device, record=args.record,
     )  # fmt: skip
     print(f"policy {result['checkpoint']} ({result['env_steps']} env steps), {result['episodes']} episodes")
     print(f"return: {result['mean']:.1f} ± {result['std']:.1f}")
@@ -114,6 +119,8 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"task return (the world's own reward): {result['env_mean']:.1f} ± {result['env_std']:.1f}")
     if "video" in result:
         print(f"video: {result['video']}")
+    if "recorded" in result:
+        print(f"episodes recorded: {len(result['recorded'])} in {args.record}/episodes/records")
     print(f"results: {args.logdir}/{EVAL_FILE}")
     return 0
 

@@ -283,6 +283,16 @@ class SimWorldEnv(gym.Env):
             self._frame = (self._frame_id, self._render_view(self.view))
         return self._frame[1]
 
+    def true_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """The physics' ``(qpos, qvel)`` now, copies (named by :meth:`state_names`)."""
+        return self.physics.data.qpos.copy(), self.physics.data.qvel.copy()
+
+    def state_names(self) -> tuple[list[str], list[str], list[str]]:
+        """``(position names, velocity names, periodic angles)``, as ``tcn synth``'s state files name them."""
+        from timecontrast.sim.generate import state_names
+
+        return state_names(self.model)
+
     def render_views(self) -> np.ndarray:
         """The current frame of every camera: ``[views, height, width, 3]`` uint8."""
         return np.stack([self.render() if v == self.view else self._render_view(v) for v in range(self.num_views)])

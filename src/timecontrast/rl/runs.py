@@ -439,6 +439,7 @@ def evaluate_run(
     video: str | os.PathLike | None = None,
     checkpoint: str | os.PathLike | None = None,
     device: str | None = None,
+    record: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Run the newest policy (or ``checkpoint``) for ``episodes`` episodes; write ``rl_eval.json``.
 
@@ -446,6 +447,10 @@ def evaluate_run(
     ``returns`` are of the reward the policy was trained on, ``env_returns`` of the
     world's own task reward (the same when ``--reward env``). Episodes are seeded from
     ``seed`` (not the training seeds). ``video``: an mp4 of the first episode.
+    ``record``: a dataset folder; every episode is written there as ``tcn synth`` writes a
+    sequence (``episodes/records/<name>.tfrecord`` with every camera's frames,
+    ``episodes/state/<name>.npz`` with the true state), e.g. expert demonstrations for
+    ``tcn reward`` or ``--reward imitation``.
     """
     if episodes < 1:
         raise ConfigError(f"--episodes {episodes}: must be at least 1")
@@ -462,7 +467,8 @@ def evaluate_run(
         model = algorithm_class(settings.algo).load(
             path, device="cpu" if _policy_name(settings) == "MlpPolicy" else "auto"
         )
-        returns, env_returns, frames = _episodes(model, venv, episodes, deterministic, video is not None)
+        recorder = _Recorder(Path(record), venv, settings) if record is not None else None
+        returns, env_returns, frames = _episodes(model, venv, episodes, deterministic, video is not None, recorder)
     finally:
         venv.close()
     result = {
@@ -478,6 +484,8 @@ def evaluate_run(
         "env_returns": [float(r) for r in env_returns],
         "settings": settings.to_json(),
     }
+    if recorder is not None:
+        result["recorded"] = [str(p) for p in recorder.written]
     if video is not None and frames:
         from timecontrast.io.video import write_video
 
@@ -493,8 +501,47 @@ def _fps(settings: RunSettings) -> float:
     return DEFAULT_FPS  # the environments film at the synth recipe's rate
 
 
+class _Recorder:
+    """Writes evaluation episodes as a dataset (records of every camera, state files)."""
+
+    def __init__(self, root: Path, venv: Any, settings: RunSettings) -> None:
+        self.root, self.venv, self.settings = root, venv, settings
+        self.views: list[np.ndarray] = []  # per step: [V, H, W, 3]
+        self.positions: list[np.ndarray] = []
+        self.velocities: list[np.ndarray] = []
+        self.written: list[Path] = []
+
+    def frame(self) -> None:
+        self.views.append(np.asarray(self.venv.env_method("render_views", indices=[0])[0]))
+        position, velocity = self.venv.env_method("true_state", indices=[0])[0]
+        self.positions.append(position)
+        self.velocities.append(velocity)
+
+    def episode_done(self, index: int) -> None:
+        from timecontrast.data import layout
+        from timecontrast.data.records import write_sequence_record
+        from timecontrast.data.state import SequenceState, save_state
+        from timecontrast.io.jpeg import encode_jpeg
+
+        s = self.settings
+        name = f"{s.world}_{s.task}_{s.obs}_ep{index:04d}"
+        frames = np.stack(self.views, axis=1)  # [V, T, H, W, 3]
+        position_names, velocity_names, angles = self.venv.env_method("state_names", indices=[0])[0]
+        state = SequenceState(
+            position=np.stack(self.positions), velocity=np.stack(self.velocities), position_names=position_names,
+            velocity_names=velocity_names, fps=_fps(s), angles=angles,
+        )  # fmt: skip
+        path = layout.record_path(self.root, "episodes", name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        layout.state_path(self.root, "episodes", name).parent.mkdir(parents=True, exist_ok=True)
+        write_sequence_record(path, name, [[encode_jpeg(f) for f in view] for view in frames])
+        save_state(layout.state_path(self.root, "episodes", name), state)
+        self.written.append(path)
+        self.views, self.positions, self.velocities = [], [], []
+
+
 def _episodes(
-    model: Any, venv: Any, episodes: int, deterministic: bool, record: bool
+    model: Any, venv: Any, episodes: int, deterministic: bool, record: bool, recorder: _Recorder | None = None
 ) -> tuple[list[float], list[float], list[np.ndarray]]:
     returns: list[float] = []
     env_returns: list[float] = []
@@ -504,11 +551,15 @@ def _episodes(
     while len(returns) < episodes:
         if record and not returns:
             frames.append(np.asarray(venv.env_method("render", indices=[0])[0]))
+        if recorder is not None:
+            recorder.frame()
         action, _ = model.predict(obs, deterministic=deterministic)
         obs, reward, done, info = venv.step(action)
         total += float(reward[0])
         env_total += float(info[0].get("env_reward", reward[0]))
         if done[0]:
+            if recorder is not None:  # the episode's frames 0..T-1 (a VecEnv resets at once, so not the last)
+                recorder.episode_done(len(returns))
             returns.append(total)
             env_returns.append(env_total)
             total = env_total = 0.0

@@ -82,6 +82,12 @@ def _coordinate_names(model: Any, widths: Sequence[int]) -> list[str]:
     return names
 
 
+def state_names(model: Any) -> tuple[list[str], list[str], list[str]]:
+    """``(position names, velocity names, periodic angles)`` of a model's coordinates, as
+    :class:`~timecontrast.data.state.SequenceState` names them."""
+    return _coordinate_names(model, _QPOS_WIDTH), _coordinate_names(model, _QVEL_WIDTH), _free_angles(model)
+
+
 def _free_angles(model: Any) -> list[str]:
     """Names of the hinge joints without limits: their angle is periodic."""
     hinge = 3  # mjtJoint.mjJNT_HINGE
