@@ -60,6 +60,8 @@ class Scale:
     table1: str  # benchmarks/mftcn_table1.py's scale for the TCNs
     max_episode_steps: int | None = None  # None: 10 s (500 frames at 50 fps)
     speed_steps: int = 200  # per environment, for the steps/s measurement
+    # The CNN policy's updates cost far more CPU than the MLP's: fewer epochs per rollout for pixels.
+    pixels_hyper: tuple[str, ...] = ("n_epochs=4",)
 
 
 PPO = ("n_steps=256", "batch_size=256", "n_epochs=10", "learning_rate=0.0003", "gamma=0.99", "gae_lambda=0.95")
@@ -118,6 +120,14 @@ def row_arguments(name: str, runs: dict[int, Path], scale: Scale) -> list[str]:
     return ["--obs", "embedding", "--checkpointdir", str(runs[lookback])]
 
 
+def hyperparameters(name: str, scale: Scale) -> list[str]:
+    """The PPO hyperparameters of one row: the scale's, with the pixel row's changes."""
+    items = dict(item.split("=", 1) for item in scale.hyper)
+    if name == "pixels":
+        items.update(item.split("=", 1) for item in scale.pixels_hyper)
+    return [f"{k}={v}" for k, v in items.items()]
+
+
 def train_and_evaluate(name: str, runs: dict[int, Path], scale: Scale, outdir: Path, device: str) -> dict[str, Any]:
     logdir = outdir / name
     argv = ["rl", "train", "--logdir", str(logdir), "--steps", str(scale.env_steps), "--n_envs", str(scale.n_envs),
@@ -125,7 +135,7 @@ def train_and_evaluate(name: str, runs: dict[int, Path], scale: Scale, outdir: P
             *row_arguments(name, runs, scale)]  # fmt: skip
     if scale.max_episode_steps is not None:
         argv += ["--max_episode_steps", str(scale.max_episode_steps)]
-    for item in scale.hyper:
+    for item in hyperparameters(name, scale):
         argv += ["--hyper", item]
     start = time.perf_counter()
     tcn(argv)
@@ -189,7 +199,8 @@ def section(scale_name: str, result: dict[str, Any]) -> str:
         f"### Scale `{scale_name}`",
         "",
         f"Measured {result['date']} on {result['machine']}: {result['env_steps']:,} env steps per row "
-        f"({result['n_envs']} environments, PPO `{' '.join(result['hyper'])}`), {result['episodes']} evaluation "
+        f"({result['n_envs']} environments, PPO `{' '.join(result['hyper'])}`; pixels "
+        f"`{' '.join(result.get('pixels_hyper', []))}`), {result['episodes']} evaluation "
         f"episodes per row; wall time {result['wall_seconds'] / 60:.0f} min.",
         "",
         table(result),
@@ -252,6 +263,7 @@ def run(scale_name: str, outdir: Path, device: str, rows: tuple[str, ...] | None
         "episodes": scale.episodes,
         "n_envs": scale.n_envs,
         "hyper": list(scale.hyper),
+        "pixels_hyper": list(scale.pixels_hyper),
         "env_steps_per_second": env_speed(runs, scale, device),
         "tcn_runs": {str(k): str(v) for k, v in runs.items()},
         "wall_seconds": round(time.perf_counter() - start, 1),

@@ -67,3 +67,10 @@ def test_rows_observe_what_their_names_say(bench, tmp_path):
     assert bench.row_arguments("pixels", runs, scale) == ["--obs", "pixels", "--frame_stack", "3"]
     assert bench.row_arguments("tcn_1frame", runs, scale)[-1] == str(runs[1])
     assert bench.row_arguments("tcn_4frames", runs, scale)[-1] == str(runs[4])
+
+
+def test_only_the_pixel_row_changes_the_hyperparameters(bench):
+    scale = bench.SCALES["cpu"]
+    assert bench.hyperparameters("state", scale) == list(scale.hyper)
+    pixels = dict(item.split("=") for item in bench.hyperparameters("pixels", scale))
+    assert pixels["n_epochs"] == "4" and pixels["n_steps"] == "256"
