@@ -303,6 +303,9 @@ def main() -> int:
 
         # The file holds the newest run at its top ({"rows": ..., "env_steps": ...}) and every scale's.
         old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        if rows:  # some rows again: the others stay as they were measured
+            before = old.get("by_scale", {}).get(scale_name, {})
+            result = {**result, "rows": {**before.get("rows", {}), **result["rows"]}}
         by_scale = {**old.get("by_scale", {}), scale_name: result}
         write_text(RESULTS, json.dumps({**result, "scale_name": scale_name, "by_scale": by_scale}, indent=1) + "\n")
         write_reproduction(REPRODUCTION, by_scale)

@@ -107,7 +107,7 @@ def test_resuming_with_other_settings_is_refused(tmp_path, capsys):
         (["--obs", "sound"], "--obs 'sound': choose one of state, pixels, embedding, random"),
         (["--algo", "dqn"], "--algo 'dqn': choose one of ppo, sac"),
         (["--hyper", "n_steps"], "--hyper 'n_steps': write key=value"),
-        (["--hyper", "no_such_option=1"], "--hyper: "),
+        (["--hyper", "no_such_option=1"], "unexpected keyword argument 'no_such_option'"),
         (["--world", "pendulum"], "pendulum"),
     ],
 )
@@ -115,6 +115,36 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, expected):
     assert _train(tmp_path / "run", 64, *extra) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("tcn rl: error:") and err.count("\n") == 0 and expected in err
+
+
+def test_a_refused_run_can_be_run_again_fixed(tmp_path, capsys):
+    logdir = tmp_path / "ppo"
+    assert _train(logdir, 64, "--hyper", "batch_size=1") == 2  # refused by stable-baselines3
+    assert "stable-baselines3 PPO refused it" in capsys.readouterr().err
+    assert not (logdir / "rl_run.json").exists()
+    # Numbers as people write them (YAML 1.1 alone reads 3e-4 as a string).
+    assert _train(logdir, 128, "--hyper", "learning_rate=3e-4") == 0
+    assert json.loads((logdir / "rl_run.json").read_text())["hyperparameters"]["learning_rate"] == 3e-4
+
+
+def test_missing_normalisation_statistics_are_an_error(tmp_path, capsys):
+    logdir = tmp_path / "ppo"
+    assert _train(logdir, 128) == 0
+    (logdir / "checkpoints" / "normalize-000000128.pkl").unlink()
+    capsys.readouterr()
+    assert main(["rl", "eval", "--logdir", str(logdir), "--episodes", "1"]) == 2
+    assert "normalize-000000128.pkl is missing" in capsys.readouterr().err
+    assert _train(logdir, 256) == 2
+
+
+def test_sac_on_pixels(tmp_path):
+    """SAC stores unnormalised observations: the pixel stack must be channels-first below VecNormalize."""
+    logdir = tmp_path / "sac"
+    argv = ["rl", "train", "--logdir", str(logdir), "--algo", "sac", "--obs", "pixels", "--frame_stack", "2",
+            "--steps", "24", "--n_envs", "1", "--max_episode_steps", "10", "--width", "48", "--height", "48",
+            "--hyper", "learning_starts=8", "--hyper", "batch_size=4", "--hyper", "buffer_size=100"]  # fmt: skip
+    assert main(argv) == 0
+    assert main(["rl", "eval", "--logdir", str(logdir), "--episodes", "1"]) == 0
 
 
 def test_eval_of_a_folder_without_a_run(tmp_path, capsys):
@@ -142,11 +172,14 @@ def test_eval_records_episodes_as_a_dataset(tmp_path):
     result = json.loads((logdir / "rl_eval.json").read_text())
     assert len(result["recorded"]) == 2
     sequences = open_sequences(out / "episodes" / "records")
-    assert [s.name for s in sequences] == ["cartpole_swingup_state_ep0000", "cartpole_swingup_state_ep0001"]
+    name = "cartpole_swingup_state_step128_seed1000000"
+    assert [s.name for s in sequences] == [f"{name}_ep0000", f"{name}_ep0001"]
     first = sequences[0]
-    assert first.num_views == 2 and first.length == 40
+    # 40 steps: the start and the frame after each step, so it can be the demo of a 40-step episode.
+    assert first.num_views == 2 and first.length == 41
     state = first.state  # found beside the records, as tcn synth's
-    assert state is not None and state.length == 40 and {"slider", "hinge_1"} <= set(state.position_names)
+    assert state is not None and state.length == 41 and {"slider", "hinge_1"} <= set(state.position_names)
+    assert not np.allclose(state.position[-1], state.position[-2])  # the final frame is the episode's, not a reset
     # Frame 0 is the first evaluation episode's start: the environment reset with the evaluation seed.
     env = make_env("cartpole", "swingup", max_episode_steps=40)
     env.reset(seed=1_000_000)
@@ -154,3 +187,5 @@ def test_eval_records_episodes_as_a_dataset(tmp_path):
     assert np.abs(first.frame(0, 0).astype(np.int16) - expected).mean() < 3.0  # JPEG
     assert np.allclose(state.position[0], env.unwrapped.true_state()[0])
     env.close()
+    # Recording the same policy and seed again would mix two sets of episodes: refused.
+    assert main(["rl", "eval", "--logdir", str(logdir), "--episodes", "1", "--record", str(out)]) == 2

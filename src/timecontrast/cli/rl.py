@@ -3,7 +3,9 @@
   tcn rl train   train a stable-baselines3 policy (PPO, or SAC) and save it in --logdir;
                  running it again resumes from the newest checkpoint up to --steps
   tcn rl eval    mean and std of the return of the newest policy over --episodes episodes
-                 (rl_eval.json in the logdir), and optionally a video of one episode
+                 (rl_eval.json in the logdir), optionally a video of one episode, and with
+                 --record DIR every episode written as tcn synth writes a sequence (records
+                 of every camera and the true state: demonstrations for tcn reward)
 
 Observations (--obs): state (the world's true state), pixels (camera --view; stable-baselines3's
 CNN policy), embedding (the frames through the TCN of --checkpointdir: a multi-frame model sees
@@ -49,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--seed", type=int, default=0, help="seeds the policy and the environments")
     train.add_argument("--width", type=int, default=96, help="frame width (default: 96)")
     train.add_argument("--height", type=int, default=48, help="frame height (default: 48)")
+    train.add_argument(
+        "--cameras", default=None,
+        help="the world's model cameras, comma separated (default: cartpole fixed,lookatcart; cheetah side,back), "
+        "or a number of views of the world's randomised rig, as tcn synth --cameras / --views",
+    )  # fmt: skip
+    train.add_argument("--appearance", default="default", help="default (DM Control's look) or random, as tcn synth")
     train.add_argument("--view", type=int, default=0, help="the camera the policy (or the TCN) sees")
     train.add_argument("--frame_stack", type=int, default=1, help="--obs pixels: the last N frames (default: 1)")
     train.add_argument(
@@ -94,6 +102,7 @@ def _train(args: argparse.Namespace) -> int:
         world=args.world, task=args.task, obs=args.obs, reward=args.reward, reward_mode=args.reward_mode,
         algo=args.algo, steps=args.steps, n_envs=args.n_envs, seed=args.seed, checkpointdir=args.checkpointdir,
         frames=args.frames, demo=args.demo, width=args.width, height=args.height, view=args.view,
+        cameras=_cameras(args.cameras), appearance=args.appearance,
         max_episode_steps=args.max_episode_steps, frame_stack=args.frame_stack, save_every=args.save_every, normalize=not args.no_normalize,
         device=args.device, hyperparameters=parse_hyperparameters(args.hyper),
     )  # fmt: skip
@@ -104,6 +113,12 @@ def _train(args: argparse.Namespace) -> int:
     )
     print(f"evaluate: tcn rl eval --logdir {args.logdir}; TensorBoard: tensorboard --logdir {args.logdir}")
     return 0
+
+
+def _cameras(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _eval(args: argparse.Namespace) -> int:

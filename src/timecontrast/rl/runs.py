@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from timecontrast.errors import ConfigError, DataError
+from timecontrast.data import layout
+from timecontrast.errors import CheckpointError, ConfigError, DataError
 from timecontrast.io.files import atomic_path, remove_stale_temporaries, write_text
 from timecontrast.rl.dependencies import missing_rl_extra
 
@@ -201,12 +202,25 @@ def _load_demo(settings: RunSettings) -> np.ndarray:
     return seq.frames(settings.view, list(range(seq.length)))
 
 
+def camera_choice(cameras: tuple[str, ...] | None) -> tuple[str, ...] | int | None:
+    """``--cameras``: model camera names, or one number (that many views of the world's rig)."""
+    if cameras is not None and len(cameras) == 1 and cameras[0].isdigit():
+        return int(cameras[0])
+    return cameras
+
+
 def _reward_wrapper(settings: RunSettings, embedder: Any) -> Callable[[Any], Any] | None:
     if settings.reward == "env":
         return None
-    from timecontrast.rl.wrappers import GoalReward, ImitationReward
+    from timecontrast.rl.wrappers import GoalReward, ImitationReward, embed_demonstration
 
-    demo = _load_demo(settings)
+    frames = _load_demo(settings)
+    if frames.shape[1:3] != (settings.height, settings.width):
+        raise DataError(
+            f"--demo {settings.demo}: its frames are {frames.shape[2]}x{frames.shape[1]} but the environment renders "
+            f"{settings.width}x{settings.height}; record the demonstration with the same --width/--height"
+        )
+    demo = embed_demonstration(embedder, frames, settings.frames)  # once, for every environment
     common = {"embedder": embedder, "mode": settings.reward_mode, "frames": settings.frames, "source": "render"}
     if settings.reward == "imitation":
         return partial(ImitationReward, demo=demo, **common)
@@ -220,45 +234,76 @@ def make_run_env(
     embedder: Any = None,
     statistics: Path | None = None,
     training: bool = True,
+    wrapper: Callable[[Any], Any] | None = None,
 ) -> Any:
     """The stable-baselines3 VecEnv a run trains (or is evaluated) on.
 
-    With ``settings.normalize``, a ``VecNormalize`` wraps it: new statistics, or those of
-    ``statistics`` (a checkpoint's); ``training=False`` freezes them and gives raw rewards.
+    With ``settings.normalize``, a ``VecNormalize`` wraps it (outermost): new statistics, or
+    those of ``statistics`` (a checkpoint's: an error when that file is missing);
+    ``training=False`` freezes them and gives raw rewards. ``wrapper`` is applied to each
+    environment after the reward wrapper.
     """
     from timecontrast.rl.envs import make_vec_env
 
     kwargs: dict[str, Any] = {
         "world": settings.world, "task": settings.task, "obs": settings.obs, "width": settings.width,
-        "height": settings.height, "cameras": settings.cameras, "view": settings.view,
+        "height": settings.height, "cameras": camera_choice(settings.cameras), "view": settings.view,
         "appearance": settings.appearance, "max_episode_steps": settings.max_episode_steps,
     }  # fmt: skip
     if settings.obs == "embedding":
         kwargs.update(embedder=embedder, frames=settings.frames)
-    venv = make_vec_env(n_envs, seed=seed, wrapper=_reward_wrapper(settings, embedder), **kwargs)
+    wrappers = [w for w in (_reward_wrapper(settings, embedder), wrapper) if w is not None]
+    venv = make_vec_env(n_envs, seed=seed, wrapper=_chain(wrappers) if wrappers else None, **kwargs)
+    if settings.frame_stack > 1:
+        from stable_baselines3.common.vec_env import VecFrameStack
+
+        venv = VecFrameStack(venv, settings.frame_stack)
+    if settings.obs == "pixels":
+        from stable_baselines3.common.vec_env import VecTransposeImage
+
+        venv = VecTransposeImage(venv)  # channels first, under VecNormalize (SAC stores its unnormalised obs)
     if settings.normalize:
         from stable_baselines3.common.vec_env import VecNormalize
 
-        if statistics is not None and statistics.is_file():
+        if statistics is not None:
+            if not statistics.is_file():
+                raise CheckpointError(
+                    f"{statistics} is missing: the VecNormalize statistics saved with the policy beside it; without "
+                    "them the policy would see differently scaled observations (copy it along with the policy)"
+                )
             venv = VecNormalize.load(str(statistics), venv)
         else:
             gamma = float(settings.hyperparameters.get("gamma", 0.99))
             venv = VecNormalize(venv, norm_obs=settings.obs != "pixels", norm_reward=True, gamma=gamma)
         venv.training, venv.norm_reward = training, training
-    if settings.frame_stack > 1:
-        from stable_baselines3.common.vec_env import VecFrameStack
-
-        venv = VecFrameStack(venv, settings.frame_stack)
     return venv
+
+
+def _chain(wrappers: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    return partial(_apply_wrappers, wrappers)
+
+
+def _apply_wrappers(wrappers: list[Callable[[Any], Any]], env: Any) -> Any:
+    for wrap in wrappers:
+        env = wrap(env)
+    return env
 
 
 def _embedder(settings: RunSettings) -> Any:
     if settings.obs != "embedding" and settings.reward == "env":
         return None
-    from timecontrast.rl.compatibility import load_embedder
+    from timecontrast.rl.cameras import resolve_cameras
+    from timecontrast.rl.compatibility import check_embedder_fits, load_embedder
+    from timecontrast.rl.envs import DEFAULT_FPS
 
     path = settings.checkpoint or settings.checkpointdir
-    return load_embedder(path, settings.device)
+    embedder = load_embedder(path, settings.device)
+    check_embedder_fits(
+        embedder, world=settings.world, task=settings.task, width=settings.width, height=settings.height,
+        cameras=resolve_cameras(settings.world, camera_choice(settings.cameras)), view=settings.view, fps=DEFAULT_FPS,
+        appearance=settings.appearance,
+    )  # fmt: skip
+    return embedder
 
 
 # ----------------------------------------------------------------------------- training
@@ -301,9 +346,9 @@ def save_policy(model: Any, logdir: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     normalizer = _normalizer(model.get_env())
     if normalizer is not None:
-        with atomic_path(normalize_path(target)) as tmp:
+        with atomic_path(normalize_path(target), durable=True) as tmp:
             normalizer.save(str(tmp))
-    with atomic_path(target) as tmp:
+    with atomic_path(target, durable=True) as tmp:
         model.save(tmp)
     log.info("saved %s", target)
     return target
@@ -338,20 +383,25 @@ def train_policy(settings: RunSettings, logdir: str | os.PathLike) -> RunResult:
     logdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with LogdirLock(logdir):
-        for folder in (logdir, logdir / CHECKPOINT_DIR):
-            remove_stale_temporaries(folder, any_owner=True)
+        # What a killed run was writing (checkpoints are this run's alone; in the logdir itself
+        # only dead processes' temporaries go: a `tcn rl eval` may be writing there now).
+        remove_stale_temporaries(logdir / CHECKPOINT_DIR, any_owner=True)
+        remove_stale_temporaries(logdir)
         settings = _settings_for(settings, logdir)
-        embedder = _embedder(settings)
         found = list_policy_checkpoints(logdir)
-        statistics = normalize_path(found[-1][1]) if found else None
+        newest = found[-1] if found else None
+        if newest is not None and newest[0] >= settings.steps:
+            log.info("already at %d env steps (--steps %d); nothing to train", newest[0], settings.steps)
+            return RunResult(logdir, newest[0], newest[0], newest[1], time.perf_counter() - start)
+        embedder = _embedder(settings)
+        statistics = normalize_path(newest[1]) if newest is not None and settings.normalize else None
         venv = make_run_env(settings, settings.n_envs, settings.seed, embedder, statistics)
         try:
-            model, start_steps = _model(settings, logdir, venv)
-            last = checkpoint_path(logdir, start_steps) if start_steps else None
+            model, start_steps = _model(settings, logdir, venv, newest[1] if newest is not None else None)
+            # Written once everything was built: a run refused for a wrong option can be run again, fixed.
+            write_text(logdir / RUN_FILE, json.dumps(settings.to_json(), indent=2) + "\n", durable=True)
+            last = newest[1] if newest is not None else None
             remaining = settings.steps - start_steps
-            if remaining <= 0:
-                log.info("already at %d env steps (--steps %d); nothing to train", start_steps, settings.steps)
-                return RunResult(logdir, start_steps, start_steps, last, time.perf_counter() - start)
             log.info(
                 "training %s on %s/%s (obs %s, reward %s) from %d to %d env steps",
                 settings.algo.upper(), settings.world, settings.task, settings.obs, settings.reward, start_steps,
@@ -402,17 +452,23 @@ def _settings_for(settings: RunSettings, logdir: Path) -> RunSettings:
         from timecontrast.models.loading import find_checkpoint
 
         settings = dataclasses.replace(settings, checkpoint=str(find_checkpoint(settings.checkpointdir)))
-    write_text(logdir / RUN_FILE, json.dumps(settings.to_json(), indent=2) + "\n")
     return settings
 
 
-def _model(settings: RunSettings, logdir: Path, venv: Any) -> tuple[Any, int]:
+def _policy_device(settings: RunSettings) -> str:
+    """Where the policy runs: an MLP on the CPU (stable-baselines3's advice), a CNN on ``--device``."""
+    if _policy_name(settings) == "MlpPolicy":
+        return "cpu"
+    return settings.device or "auto"
+
+
+def _model(settings: RunSettings, logdir: Path, venv: Any, checkpoint: Path | None) -> tuple[Any, int]:
     algo = algorithm_class(settings.algo)
-    found = list_policy_checkpoints(logdir)
-    if found:
-        steps, path = found[-1]
-        log.info("resuming from %s (%d env steps)", path, steps)
-        model = algo.load(path, env=venv, device="cpu" if _policy_name(settings) == "MlpPolicy" else "auto")
+    if checkpoint is not None:
+        log.info("resuming from %s", checkpoint)
+        model = algo.load(checkpoint, env=venv, device=_policy_device(settings))
+        if settings.algo == "sac":
+            log.warning("SAC resumes with an empty replay buffer (stable-baselines3 saves the policy without it)")
         return model, int(model.num_timesteps)
     try:
         model = algo(
@@ -420,12 +476,15 @@ def _model(settings: RunSettings, logdir: Path, venv: Any) -> tuple[Any, int]:
             venv,
             seed=settings.seed,
             tensorboard_log=str(logdir / TENSORBOARD_DIR),
-            device="cpu" if _policy_name(settings) == "MlpPolicy" else "auto",
+            device=_policy_device(settings),
             verbose=0,
             **settings.hyperparameters,
         )
-    except TypeError as exc:  # an unknown hyperparameter
-        raise ConfigError(f"--hyper: {exc}; see the stable-baselines3 {settings.algo.upper()} documentation") from None
+    except (TypeError, ValueError, AssertionError) as exc:  # an unknown hyperparameter, or a bad value
+        raise ConfigError(
+            f"--hyper {' '.join(f'{k}={v}' for k, v in settings.hyperparameters.items())}: stable-baselines3 "
+            f"{settings.algo.upper()} refused it ({type(exc).__name__}: {exc}); see its documentation"
+        ) from None
     return model, 0
 
 
@@ -459,15 +518,16 @@ def evaluate_run(
     if device is not None:
         settings = dataclasses.replace(settings, device=device)
     found = list_policy_checkpoints(logdir)
-    path = Path(checkpoint) if checkpoint else (found[-1][1] if found else None)
+    path = Path(checkpoint).expanduser() if checkpoint else (found[-1][1] if found else None)
     if path is None or not path.is_file():
         raise DataError(f"no policy checkpoint (checkpoints/policy-<steps>.zip) in '{logdir}': train it first")
-    venv = make_run_env(settings, 1, seed, _embedder(settings), normalize_path(path), training=False)
+    statistics = normalize_path(path) if settings.normalize else None
+    keep_last = _keep_final_frame if record is not None else None
+    venv = make_run_env(settings, 1, seed, _embedder(settings), statistics, training=False, wrapper=keep_last)
     try:
-        model = algorithm_class(settings.algo).load(
-            path, device="cpu" if _policy_name(settings) == "MlpPolicy" else "auto"
-        )
-        recorder = _Recorder(Path(record), venv, settings) if record is not None else None
+        model = algorithm_class(settings.algo).load(path, device=_policy_device(settings))
+        name = f"{settings.world}_{settings.task}_{settings.obs}_step{_steps_of(path)}_seed{seed}"
+        recorder = _Recorder(Path(record).expanduser(), venv, settings, name) if record is not None else None
         returns, env_returns, frames = _episodes(model, venv, episodes, deterministic, video is not None, recorder)
     finally:
         venv.close()
@@ -491,7 +551,7 @@ def evaluate_run(
 
         write_video(video, np.stack(frames), fps=_fps(settings))
         result["video"] = str(video)
-    write_text(logdir / EVAL_FILE, json.dumps(result, indent=2) + "\n")
+    write_text(logdir / EVAL_FILE, json.dumps(result, indent=2) + "\n", durable=True)
     return result
 
 
@@ -501,11 +561,34 @@ def _fps(settings: RunSettings) -> float:
     return DEFAULT_FPS  # the environments film at the synth recipe's rate
 
 
-class _Recorder:
-    """Writes evaluation episodes as a dataset (records of every camera, state files)."""
+def _keep_final_frame(env: Any) -> Any:
+    """Wrap ``env`` so that the step ending an episode puts its frame and state in ``info``
+    (a VecEnv resets at once, so the last frame is gone before anyone can render it)."""
+    import gymnasium as gym
 
-    def __init__(self, root: Path, venv: Any, settings: RunSettings) -> None:
-        self.root, self.venv, self.settings = root, venv, settings
+    class KeepFinalFrame(gym.Wrapper):
+        def step(self, action: Any) -> Any:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            if terminated or truncated:
+                base: Any = self.env.unwrapped  # a SimWorldEnv
+                info = {**info, "final_views": base.render_views(), "final_state": base.true_state()}
+            return obs, reward, terminated, truncated, info
+
+    return KeepFinalFrame(env)
+
+
+class _Recorder:
+    """Writes evaluation episodes as a dataset (records of every camera, state files): an
+    episode of T steps gives T + 1 frames (its start and the frame after each step)."""
+
+    def __init__(self, root: Path, venv: Any, settings: RunSettings, name: str) -> None:
+        self.root, self.venv, self.settings, self.name = root, venv, settings, name
+        existing = layout.records_dir(root, "episodes")
+        if existing.is_dir() and any(existing.glob(f"{name}_ep*{layout.RECORD_SUFFIX}")):
+            raise DataError(
+                f"{existing} already holds episodes of this policy and seed ({name}_ep*); give another --record "
+                "folder, or another --seed for other episodes"
+            )
         self.views: list[np.ndarray] = []  # per step: [V, H, W, 3]
         self.positions: list[np.ndarray] = []
         self.velocities: list[np.ndarray] = []
@@ -517,15 +600,17 @@ class _Recorder:
         self.positions.append(position)
         self.velocities.append(velocity)
 
-    def episode_done(self, index: int) -> None:
-        from timecontrast.data import layout
+    def episode_done(self, index: int, info: dict[str, Any]) -> None:
         from timecontrast.data.records import write_sequence_record
         from timecontrast.data.state import SequenceState, save_state
         from timecontrast.io.jpeg import encode_jpeg
 
         s = self.settings
-        name = f"{s.world}_{s.task}_{s.obs}_ep{index:04d}"
-        frames = np.stack(self.views, axis=1)  # [V, T, H, W, 3]
+        name = f"{self.name}_ep{index:04d}"
+        self.views.append(np.asarray(info["final_views"]))
+        self.positions.append(info["final_state"][0])
+        self.velocities.append(info["final_state"][1])
+        frames = np.stack(self.views, axis=1)  # [V, T + 1, H, W, 3]
         position_names, velocity_names, angles = self.venv.env_method("state_names", indices=[0])[0]
         state = SequenceState(
             position=np.stack(self.positions), velocity=np.stack(self.velocities), position_names=position_names,
@@ -558,12 +643,19 @@ def _episodes(
         total += float(reward[0])
         env_total += float(info[0].get("env_reward", reward[0]))
         if done[0]:
-            if recorder is not None:  # the episode's frames 0..T-1 (a VecEnv resets at once, so not the last)
-                recorder.episode_done(len(returns))
+            if recorder is not None:
+                recorder.episode_done(len(returns), info[0])
             returns.append(total)
             env_returns.append(env_total)
             total = env_total = 0.0
     return returns, env_returns, frames
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)  # ValueError when it is not a number either
 
 
 def parse_hyperparameters(items: Sequence[str]) -> dict[str, Any]:
@@ -578,6 +670,12 @@ def parse_hyperparameters(items: Sequence[str]) -> dict[str, Any]:
                 f"--hyper {item!r}: write key=value, e.g. --hyper n_steps=1024 --hyper learning_rate=3e-4"
             )
         try:
+            out[key.strip()] = _number(value.strip())
+        except ValueError:
+            pass
+        else:
+            continue
+        try:  # YAML for the rest (lists, dicts, booleans); YAML 1.1 would read 3e-4 as a string
             out[key.strip()] = yaml.safe_load(value)
         except yaml.YAMLError as exc:
             raise ConfigError(f"--hyper {item!r}: the value is not valid YAML ({exc})") from None
