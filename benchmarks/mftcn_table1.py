@@ -218,7 +218,6 @@ def section(scale_name: str, result: dict[str, Any]) -> str:
 
 def write_reproduction(path: Path, results: dict[str, Any]) -> None:
     """Replace the Table I part of ``path`` (between its markers), keeping the rest."""
-    from timecontrast.io.files import write_text
 
     start, end = "<!-- mftcn_table1:start -->", "<!-- mftcn_table1:end -->"
     body = "\n".join(
@@ -234,6 +233,14 @@ def write_reproduction(path: Path, results: dict[str, Any]) -> None:
             end,
         ]
     )
+    replace_marked_section(path, start, end, body)
+
+
+def replace_marked_section(path: Path, start: str, end: str, body: str) -> None:
+    """Put ``body`` (which begins with ``start`` and ends with ``end``) in place of the text
+    between those markers in ``path``, or append it; the rest of the file is kept."""
+    from timecontrast.io.files import write_text
+
     text = path.read_text() if path.is_file() else "# Reproductions\n\nPapers' numbers beside ours.\n\n"
     if start in text and end in text:
         text = text[: text.index(start)] + body + text[text.index(end) + len(end) :]

@@ -222,7 +222,6 @@ def section(scale_name: str, result: dict[str, Any]) -> str:
 
 def write_reproduction(path: Path, results: dict[str, Any]) -> None:
     """Replace the Table II part of ``path`` (between its markers), keeping the rest."""
-    from timecontrast.io.files import write_text
 
     start, end = "<!-- rl_cartpole:start -->", "<!-- rl_cartpole:end -->"
     body = "\n".join(
@@ -238,12 +237,7 @@ def write_reproduction(path: Path, results: dict[str, Any]) -> None:
             end,
         ]
     )
-    text = path.read_text() if path.is_file() else "# Reproductions\n\nPapers' numbers beside ours.\n\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + body + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    write_text(path, text)
+    _table1().replace_marked_section(path, start, end, body)
 
 
 def run(scale_name: str, outdir: Path, device: str, rows: tuple[str, ...] | None = None) -> dict[str, Any]:
