@@ -97,17 +97,8 @@ def tcn_runs(scale: Scale, outdir: Path, device: str) -> dict[int, Path]:
 
 
 def tcn(argv: list[str]) -> str:
-    """Run a tcn command in this process; what it printed (exit on failure)."""
-    import io
-
-    from timecontrast.cli.main import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(argv)
-    if code != 0:
-        raise SystemExit(f"tcn {' '.join(argv)} failed (exit {code}):\n{out.getvalue()[-2000:]}")
-    return out.getvalue()
+    """Run a tcn command in this process; what it printed (exit on failure): Table I's runner."""
+    return _table1().checked(argv)
 
 
 def row_arguments(name: str, runs: dict[int, Path], scale: Scale) -> list[str]:

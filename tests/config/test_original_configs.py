@@ -102,7 +102,7 @@ def test_bare_yml_names_find_the_original_configs_and_resolve_like_yaml(tmp_path
 
 def test_the_original_configs_are_package_data():
     if sys.version_info < (3, 11):
-        pytest.skip("tomllib")
+        pytest.skip("reads pyproject.toml with tomllib, which needs Python 3.11")
     import tomllib
 
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())

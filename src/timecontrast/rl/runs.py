@@ -298,6 +298,8 @@ def _embedder(settings: RunSettings) -> Any:
 
     path = settings.checkpoint or settings.checkpointdir
     embedder = load_embedder(path, settings.device)
+    if settings.obs == "embedding":
+        return embedder  # make_vec_env checks it against the environment it builds
     check_embedder_fits(
         embedder, world=settings.world, task=settings.task, width=settings.width, height=settings.height,
         cameras=resolve_cameras(settings.world, camera_choice(settings.cameras)), view=settings.view, fps=DEFAULT_FPS,
