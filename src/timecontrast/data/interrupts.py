@@ -34,3 +34,49 @@ def ignore_sigint_in_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+class DeferredInterrupt:
+    """Ctrl-C noted by a handler and raised as ``KeyboardInterrupt`` only where :meth:`check` is called.
+
+    Python raises ``KeyboardInterrupt`` between any two bytecodes, even between a lock's
+    acquire and the ``try`` that releases it (CPython bpo-29988): ``concurrent.futures.wait``
+    interrupted while it takes its futures' locks leaves them held, the executor's thread then
+    waits for them forever and so does ``shutdown``. A loop that holds such locks installs this
+    handler and calls :meth:`check` where an interrupt is safe. A second Ctrl-C raises at once
+    (the default behaviour), for a loop stuck where it does not check.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._old: object = None
+        self._installed = False
+
+    def _handle(self, signum: int, frame: object) -> None:
+        del frame
+        if self.received:  # the second Ctrl-C: do not wait for a check
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.received = True
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if Ctrl-C came since the handler was installed."""
+        if self.received:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> DeferredInterrupt:
+        # Only the main thread receives signals; elsewhere, and where SIGINT is ignored (a
+        # background job), nothing changes and check() never raises.
+        if threading.current_thread() is threading.main_thread():
+            old = signal.getsignal(signal.SIGINT)
+            if old is signal.default_int_handler:
+                self._old = signal.signal(signal.SIGINT, self._handle)
+                self._installed = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._old)  # type: ignore[arg-type]
+            self._installed = False
+        if exc_type is None:
+            self.check()  # a Ctrl-C after the last check is not lost

@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ import numpy as np
 
 from timecontrast.data import layout
 from timecontrast.data.dataset_info import read_dataset_info
-from timecontrast.data.interrupts import ignore_sigint_in_worker, sigint_blocked
+from timecontrast.data.interrupts import DeferredInterrupt, ignore_sigint_in_worker, sigint_blocked
 from timecontrast.data.labeled import LabeledFrame, write_labeled_records
 from timecontrast.data.layout import DATASET_FILE
 from timecontrast.data.records import write_sequence_record
@@ -225,17 +225,24 @@ def _run_jobs(job: _Job, plan: list[tuple[str, str]], workers: int) -> Iterator[
     context = multiprocessing.get_context("spawn")
     workers = min(workers, len(plan))
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,))
-    try:
-        with sigint_blocked():  # the workers start as the tasks are submitted
-            futures = [pool.submit(_worker_task, job, index, split, name) for index, (split, name) in enumerate(plan)]
-        for future in as_completed(futures):
-            yield future.result()
-    except BaseException:
-        # Ctrl-C or a failure: do not wait for the sequences not yet started (a sequence
-        # being written finishes its atomic writes or leaves nothing).
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    # Ctrl-C is raised between waits, never while `wait` holds the futures' locks.
+    with DeferredInterrupt() as interrupt:
+        try:
+            with sigint_blocked():  # the workers start as the tasks are submitted
+                pending = {
+                    pool.submit(_worker_task, job, index, split, name) for index, (split, name) in enumerate(plan)
+                }
+            while pending:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                interrupt.check()
+                for future in done:
+                    yield future.result()
+        except BaseException:
+            # Ctrl-C or a failure: do not wait for the sequences not yet started (a sequence
+            # being written finishes its atomic writes or leaves nothing).
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
 
 
 def _write_json(path: Path, content: dict[str, Any]) -> None:
