@@ -8,8 +8,12 @@ prints frames/s (one frame = one view at one timestep) of:
   task per video, records written as sequences complete) with 1 and 2 workers, on
   threads (the default) and on processes (`tcn convert --processes`);
 
-and random single-frame reads per second from a 400-frame 2-view shard (read + JPEG
-decode, and read only), plus the time to open (index) the shard.
+and, per input format (`tcn convert --from FORMAT`: `frames` JPEG folders, `tcc` and `rlds`
+TFRecords of the same frames as JPEGs, a `lerobot` v3.0 dataset of them as AV1 mp4s, two
+episodes per file, benchmarks/lerobot_input.py), its own bound (the format's reader decoding every
+frame + JPEG-encode, one after the other in one thread) beside `convert_sequences` on 2
+worker threads; and random single-frame reads per second from a 400-frame 2-view shard
+(read + JPEG decode, and read only), plus the time to open (index) the shard.
 
 Example::
 
@@ -29,9 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from timecontrast.data.convert import convert_videos
+from timecontrast.data.convert import convert_sequences, convert_videos
+from timecontrast.data.formats import get_format
 from timecontrast.data.records import SequenceRecord, write_sequence_record
-from timecontrast.io.jpeg import encode_jpeg
+from timecontrast.io.example import Example, SequenceExample, bytes_feature, int64_feature
+from timecontrast.io.files import write_bytes
+from timecontrast.io.jpeg import decode_jpeg, encode_jpeg
+from timecontrast.io.tfrecord import write_records
 from timecontrast.io.video import VideoWriter, iter_video_frames
 
 HEIGHT, WIDTH = 360, 640
@@ -81,6 +89,99 @@ def timed_convert(video_dir: Path, out_dir: Path, workers: int, parallel: str) -
     seconds = time.perf_counter() - start
     assert result.ok and result.frames_encoded, result.failed
     return result.frames_encoded, seconds
+
+
+# ------------------------------------------------------------------ the other input formats
+def source_jpegs(num_sequences: int, num_frames: int) -> list[list[list[bytes]]]:
+    """``[sequence][view][t]`` JPEGs (q95) of the scene: what the other formats store."""
+    rng = np.random.default_rng(0)
+    return [[[encode_jpeg(f, 95) for f in scene(num_frames, v, rng)] for v in range(2)] for _ in range(num_sequences)]
+
+
+def make_frames(root: Path, jpegs: list[list[list[bytes]]]) -> Path:
+    """``<seq>/<view>/<t>.jpg`` folders."""
+    for s, views in enumerate(jpegs):
+        for v, frames in enumerate(views):
+            for t, data in enumerate(frames):
+                write_bytes(root / f"seq{s:02d}" / f"cam{v}" / f"{t:05d}.jpg", data)
+    return root
+
+
+def make_tcc(root: Path, jpegs: list[list[list[bytes]]]) -> Path:
+    """TCC records, one video per (sequence, view) (TCC is single-view), all in one file."""
+    records = []
+    for s, views in enumerate(jpegs):
+        for v, frames in enumerate(views):
+            ex = SequenceExample()
+            ex.context.feature["name"].CopyFrom(bytes_feature(f"seq{s:02d}_cam{v}".encode()))
+            ex.context.feature["len"].CopyFrom(int64_feature(len(frames)))
+            for data in frames:
+                ex.feature_lists.feature_list["video"].feature.add().CopyFrom(bytes_feature(data))
+            records.append(ex.SerializeToString())
+    write_records(root / "toy-0-of-1.tfrecord", records)
+    return root
+
+
+def make_rlds(root: Path, jpegs: list[list[list[bytes]]]) -> Path:
+    """One RLDS shard: an Example per episode, views steps/observation/cam<k> (a single shard
+    file: the format reads its schema from the first episode)."""
+    records = []
+    for views in jpegs:
+        ex = Example()
+        for v, frames in enumerate(views):
+            ex.features.feature[f"steps/observation/cam{v}"].CopyFrom(bytes_feature(frames))
+        ex.features.feature["steps/is_first"].CopyFrom(int64_feature([1] + [0] * (len(views[0]) - 1)))
+        records.append(ex.SerializeToString())
+    path = root / "toy-train.tfrecord-00000-of-00001"
+    write_records(path, records)
+    return path
+
+
+def make_lerobot(root: Path, jpegs: list[list[list[bytes]]]) -> Path:
+    """A LeRobot v3.0 dataset (two episodes per AV1 mp4 per camera) of the same frames."""
+    from lerobot_input import write_lerobot_dataset
+
+    frames = [[[decode_jpeg(data) for data in view] for view in views] for views in jpegs]
+    return write_lerobot_dataset(root, frames)
+
+
+# format -> writer of its layout
+SOURCES = {"frames": make_frames, "tcc": make_tcc, "rlds": make_rlds, "lerobot": make_lerobot}
+
+
+def format_bound(name: str, path: Path) -> tuple[int, float]:
+    """The format's readers decode every frame, each encoded to JPEG, in this thread."""
+    start = time.perf_counter()
+    n = 0
+    for seq in get_format(name).scan(path)[0]:
+        seq.views()
+        for v in range(seq.num_views):
+            for frame in seq.reader(v).frames(None):
+                encode_jpeg(frame)
+                n += 1
+    return n, time.perf_counter() - start
+
+
+def format_convert(name: str, path: Path, out: Path) -> tuple[int, float]:
+    start = time.perf_counter()
+    result = convert_sequences(path, out, name, workers=2, overwrite=True, progress=False)
+    seconds = time.perf_counter() - start
+    assert result.ok and result.frames_encoded, result.failed
+    return result.frames_encoded, seconds
+
+
+def format_rows(root: Path, num_sequences: int, num_frames: int, repeats: int) -> list[tuple[str, float, float]]:
+    """``(format, bound frames/s, convert frames/s)``, each the best of ``repeats`` rounds."""
+    jpegs = source_jpegs(num_sequences, num_frames)
+    paths = {name: make(root / name, jpegs) for name, make in SOURCES.items()}
+    best = {name: [0.0, 0.0] for name in SOURCES}
+    for _ in range(repeats):
+        for name, path in paths.items():
+            n, seconds = format_bound(name, path)
+            best[name][0] = max(best[name][0], n / seconds)
+            n, seconds = format_convert(name, path, root / f"{name}-records")
+            best[name][1] = max(best[name][1], n / seconds)
+    return [(name, bound_fps, fps) for name, (bound_fps, fps) in best.items()]
 
 
 def random_access(path: Path, reads: int) -> list[tuple[str, float]]:
@@ -148,6 +249,20 @@ def main() -> int:
         print("|---|---:|---:|")
         for name, fps in rows:
             print(f"| {name} | {fps:.0f} | {fps / bound_fps:.2f}x |")
+
+        print(file=sys.stderr)
+        print("generating the same scene as frame folders, TCC and RLDS records (JPEG q95)", file=sys.stderr)
+        print()
+        print(
+            f"## tcn convert --from FORMAT: {num_sequences} sequences x 2 views x {num_frames} frames, "
+            f"{WIDTH}x{HEIGHT} JPEG -> JPEG q90 (best of {args.repeats})"
+        )
+        print()
+        print("| format | bound: its reader's decode + JPEG-encode, one thread (frames/s) | convert, 2 worker threads "
+              "(frames/s) | ratio to bound |")  # fmt: skip
+        print("|---|---:|---:|---:|")
+        for name, bound_fps, fps in format_rows(root / "formats", num_sequences, num_frames, args.repeats):
+            print(f"| {name} | {bound_fps:.0f} | {fps:.0f} | {fps / bound_fps:.2f}x |")
 
         rng = np.random.default_rng(1)
         jpegs = [[encode_jpeg(f) for f in scene(shard_frames, v, rng)] for v in range(2)]

@@ -33,10 +33,11 @@ ALLOWED: dict[str, set[str]] = {
     "sim": _BASE | {"data"},
     "models": _BASE | {"config"},
     "training": _BASE | {"config", "devices", "data", "models", "losses"},
-    "inference": _BASE | {"config", "devices", "data", "models"},
-    "evaluation": _BASE | {"config", "devices", "data", "models", "inference"},
-    "viz": _BASE | {"config", "devices", "data", "models", "inference"},
-    "rl": _BASE | {"config", "devices", "data", "models", "inference", "sim", "training"},
+    "export": _BASE | {"data"},
+    "inference": _BASE | {"config", "devices", "data", "models", "export"},
+    "evaluation": _BASE | {"config", "devices", "data", "models", "export", "inference"},
+    "viz": _BASE | {"config", "devices", "data", "models", "export", "inference"},
+    "rl": _BASE | {"config", "devices", "data", "models", "export", "inference", "sim", "training"},
     "__main__": {"cli"},
 }
 ALLOWED["cli"] = set(ALLOWED) - {"cli", "__main__"}  # everything

@@ -6,44 +6,21 @@ import numpy as np
 import pytest
 import torch
 
-from timecontrast.config import config_to_dict, load_config
+from timecontrast.config import load_config
 from timecontrast.data.records import open_sequences
 from timecontrast.data.samplers import clip_indices
 from timecontrast.errors import CheckpointError, DataError, DependencyError
 from timecontrast.inference import Embedder
-from timecontrast.models import build_embedder, save_checkpoint
+from timecontrast.models import save_checkpoint
+from toy_data import MULTI_FRAME_EMBEDDER, SMALL_EMBEDDER, save_tiny_checkpoint
 
-SMALL = [
-    "embedder_strategy=small_conv",
-    "data.height=32",
-    "data.width=32",
-    "small_conv.channels=[8,16]",
-    "small_conv.fc_hidden_sizes=[16]",
-    "embedding_size=8",
-    "data.embed_batch_size=5",  # several chunks per 24-frame view
-]
-MULTI = [
-    *SMALL,
-    "embedder_strategy=multi_frame",
-    "training_strategy=mftcn",
-    "multi_frame.conv3d_channels=[8]",
-    "multi_frame.fc_hidden_sizes=[16]",
-    "multi_frame.num_frames=3",
-    "multi_frame.frame_stride=2",
-    "data.embed_batch_size=7",  # 2 clips per forward pass
-]
-
-
-def _save(logdir, cfg, step: int, seed: int):
-    torch.manual_seed(seed)
-    model = build_embedder(cfg)
-    state = {"model": model.state_dict(), "optimizer": None, "grad_scaler": {}, "step": step, "rng": None}
-    return save_checkpoint(logdir, {**state, "config": config_to_dict(cfg)}), model
+SMALL = [*SMALL_EMBEDDER, "data.embed_batch_size=5"]  # several chunks per 24-frame view
+MULTI = [*MULTI_FRAME_EMBEDDER, "data.embed_batch_size=7"]  # 2 clips per forward pass
 
 
 def test_three_modes_give_the_same_embeddings(toy_dataset, tmp_path):
     cfg = load_config(None, None, SMALL)
-    _, model = _save(tmp_path / "run", cfg, step=7, seed=3)
+    _, model = save_tiny_checkpoint(tmp_path / "run", cfg, step=7, seed=3)
     emb = Embedder.from_checkpoint(tmp_path / "run")
     assert emb.step == 7 and emb.embedding_size == 8
     seqs = open_sequences(toy_dataset / "val" / "records")
@@ -132,8 +109,8 @@ def test_untrained_is_seeded_and_leaves_global_rng_alone():
 
 def test_checkpoint_selection_and_strict_loading(tmp_path):
     cfg = load_config(None, None, SMALL)
-    _save(tmp_path / "run", cfg, step=2, seed=0)
-    _save(tmp_path / "run", cfg, step=4, seed=1)
+    save_tiny_checkpoint(tmp_path / "run", cfg, step=2, seed=0)
+    save_tiny_checkpoint(tmp_path / "run", cfg, step=4, seed=1)
     x = np.random.default_rng(1).integers(0, 255, size=(3, 32, 32, 3), dtype=np.uint8)
     latest = Embedder.from_checkpoint(tmp_path / "run")
     second = Embedder.from_checkpoint(tmp_path / "run", step=2)

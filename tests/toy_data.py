@@ -7,8 +7,14 @@ name (`from toy_data import make_toy_dataset`); several conftest.py files exist.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from timecontrast.config import TCNConfig
+    from timecontrast.inference import Embedder
+    from timecontrast.models import EmbeddingNetwork
 
 # A small_conv embedder at 32 px: what the tests train and evaluate (add data.* as needed).
 SMALL_EMBEDDER = [
@@ -19,6 +25,45 @@ SMALL_EMBEDDER = [
     "small_conv.fc_hidden_sizes=[16]",
     "embedding_size=8",
 ]
+# The multi-frame (mfTCN) variant of it: clips of 3 frames, every 2nd frame.
+MULTI_FRAME_EMBEDDER = [
+    *SMALL_EMBEDDER,
+    "embedder_strategy=multi_frame",
+    "training_strategy=mftcn",
+    "multi_frame.conv3d_channels=[8]",
+    "multi_frame.fc_hidden_sizes=[16]",
+    "multi_frame.num_frames=3",
+    "multi_frame.frame_stride=2",
+]
+
+
+def tiny_config(*overrides: str, multi_frame: bool = False) -> TCNConfig:
+    """The config of the tiny embedder (:data:`SMALL_EMBEDDER` or :data:`MULTI_FRAME_EMBEDDER`), then ``overrides``."""
+    from timecontrast.config import load_config
+
+    return load_config(None, None, [*(MULTI_FRAME_EMBEDDER if multi_frame else SMALL_EMBEDDER), *overrides])
+
+
+def tiny_embedder(*overrides: str, multi_frame: bool = False, seed: int = 0) -> Embedder:
+    """An untrained tiny :class:`~timecontrast.inference.Embedder` on the CPU (D = 8)."""
+    from timecontrast.inference import Embedder
+
+    return Embedder.untrained(tiny_config(*overrides, multi_frame=multi_frame), seed=seed, device="cpu")
+
+
+def save_tiny_checkpoint(logdir: Path, cfg: TCNConfig, step: int = 3, seed: int = 0) -> tuple[Path, EmbeddingNetwork]:
+    """Write ``logdir/checkpoints/ckpt-<step>.pt`` of a fresh network of ``cfg`` (weights from
+    ``seed``; the global torch random state is left as it was); return its path and the network."""
+    import torch
+
+    from timecontrast.config import config_to_dict
+    from timecontrast.models import build_embedder, save_checkpoint
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_embedder(cfg)
+    state = {"model": model.state_dict(), "optimizer": None, "grad_scaler": {}, "step": step, "rng": None}
+    return save_checkpoint(logdir, {**state, "config": config_to_dict(cfg)}), model
 
 
 def render_toy_view(x: float, view: int, size: int = 32) -> np.ndarray:

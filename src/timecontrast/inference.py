@@ -9,6 +9,8 @@ they are three methods here:
   :class:`~timecontrast.data.sequence.EmbeddedSequence` (``embeddings [V, T, D]``, its
   name and the sequence object for the raw frames) (mode 2);
 - ``embed_loader(batches)``: per dict batch, ``{"embeddings": [B, D], **metadata}`` (mode 1).
+- ``export(records, outdir, format)``: every sequence's embeddings, labels and state to
+  ``npz`` or ``parquet`` files and a ``manifest.json``, for other tools (``tcn export``).
 
 Multi-frame (mfTCN) models embed the clip ending at each timestep (``clip_indices``:
 ``t - (K-1)*stride .. t``, clamped at the first frame). Everything runs without
@@ -45,6 +47,7 @@ from timecontrast.data.sequence import EmbeddedSequence, MultiViewSequence
 from timecontrast.data.transforms import EvalTransform, eval_transform_for
 from timecontrast.devices import resolve_device
 from timecontrast.errors import ConfigError, DataError
+from timecontrast.export import ExportResult, ModelInfo, export_embeddings
 from timecontrast.models import (
     EmbeddingNetwork,
     PooledTrunk,
@@ -279,6 +282,27 @@ class Embedder:
             out = {k: v for k, v in batch.items() if k != image_key}
             out["embeddings"] = self._forward(x)
             yield out
+
+    # ---------------------------------------------------------------------- export
+    def export(
+        self,
+        records: str | os.PathLike | Iterable[MultiViewSequence],
+        outdir: str | os.PathLike,
+        format: str = "npz",
+        views: Sequence[int] | None = None,
+        overwrite: bool = False,
+        num_sequences: int = -1,
+    ) -> ExportResult:
+        """Write every sequence's embeddings to ``outdir``, one file each, then ``manifest.json``.
+
+        Per sequence ``[V, T, D]`` float32 embeddings with the sequence name, views, timesteps,
+        every per-frame label and (where known) the true state, as ``format`` ``npz`` or
+        ``parquet`` (:mod:`timecontrast.export.formats`). Streams; each file is written
+        atomically; a re-run skips what this model already exported (``overwrite``: redo all).
+        """
+        model = ModelInfo.describe(self.model, self.cfg, checkpoint=self.source, step=self.step)
+        wanted = None if views is None else list(views)
+        return export_embeddings(records, self.embed_sequence, outdir, model, format, wanted, overwrite, num_sequences)
 
 
 __all__ = ["EmbeddedSequence", "Embedder"]

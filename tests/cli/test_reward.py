@@ -9,46 +9,23 @@ import numpy as np
 import pytest
 
 from timecontrast.cli.main import main
-from timecontrast.config import config_to_dict, load_config
+from timecontrast.config import load_config
 from timecontrast.data import layout
 from timecontrast.data.records import open_sequences, write_sequence_record
 from timecontrast.data.state import SequenceState, save_state
 from timecontrast.inference import Embedder
 from timecontrast.io.jpeg import encode_jpeg
 from timecontrast.io.video import write_video
-from timecontrast.models import build_embedder, save_checkpoint
 from timecontrast.rl.reward_report import CARTPOLE_TRUE_REWARD
 from timecontrast.rl.rewards import imitation_reward, squared_distances
+from toy_data import MULTI_FRAME_EMBEDDER, SMALL_EMBEDDER, save_tiny_checkpoint
 
-SMALL = [
-    "embedder_strategy=small_conv",
-    "embedding_size=8",
-    "small_conv.channels=[8,16]",
-    "small_conv.fc_hidden_sizes=[16]",
-    "data.height=32",
-    "data.width=32",
-    "data.embed_batch_size=16",
-    "runtime.device=cpu",
-]
-MULTI = [
-    *SMALL,
-    "embedder_strategy=multi_frame",
-    "training_strategy=mftcn",
-    "multi_frame.conv3d_channels=[8]",
-    "multi_frame.fc_hidden_sizes=[16]",
-    "multi_frame.num_frames=3",
-    "multi_frame.frame_stride=2",
-]
+SMALL = [*SMALL_EMBEDDER, "data.embed_batch_size=16", "runtime.device=cpu"]
+MULTI = [*MULTI_FRAME_EMBEDDER, "data.embed_batch_size=16", "runtime.device=cpu"]
 
 
 def _checkpoint(logdir, overrides):
-    import torch
-
-    cfg = load_config(None, None, overrides)
-    torch.manual_seed(0)
-    model = build_embedder(cfg)
-    state = {"model": model.state_dict(), "optimizer": None, "grad_scaler": {}, "step": 3, "rng": None}
-    save_checkpoint(logdir, {**state, "config": config_to_dict(cfg)})
+    save_tiny_checkpoint(logdir, load_config(None, None, overrides), step=3, seed=0)
     return logdir
 
 

@@ -1,7 +1,16 @@
-"""Convert multi-view videos into sequence records (one TFRecord file per sequence or shard).
+"""Convert multi-view videos (or frame folders, TCC, RLDS, LeRobot data) into sequence records.
 
-Input: videos named <seq>_view<k>.<ext> (mp4, mov, avi, mkv, webm, m4v) anywhere under
---input_dir; the views of a sequence are numbered 0..N-1. Output: <output_dir>/<seq>.tfrecord,
+Input (--from, detected when not given; docs/data-format.md describes each layout):
+videos  <seq>_view<k>.<ext> (mp4, mov, avi, mkv, webm, m4v) anywhere under --input_dir,
+        the views of a sequence numbered 0..N-1 (the default);
+frames  frame folders <seq>/<view>/*.png|jpg or <seq>_view<k>/*.png|jpg, labels.csv optional;
+tcc     TCC-format TFRecords (one view; frame_labels become labeled frames);
+rlds    RLDS/TFDS episodes (TFRecord shards; image keys become views, state and action state);
+lerobot LeRobot datasets v2.1/v3.0 (observation.images.* views; observation.state, action).
+--cameras picks and orders the views by name (tcn inspect PATH lists them). State and
+labels of a source go beside the records, as tcn synth writes them, when --output_dir is a
+folder named records (DIR/<split>/records -> DIR/<split>/state, DIR/<split>/labeled).
+Output: <output_dir>/<seq>.tfrecord,
 or <seq>_shardNN.tfrecord for sequences longer than --max_per_shard, and <seq>.convert.json,
 the settings that made them. The number of views is found in the videos (every sequence
 must have the same; --expected_views sets it). A re-run skips sequences already converted
@@ -18,6 +27,8 @@ is kept. Progress: a bar of frames on a terminal; with output to a file, a line 
 Example:
     tcn convert --input_dir ~/tcn_data/videos/train --output_dir ~/tcn_data/records/train \\
         --max_per_shard 400
+    tcn convert --from rlds --input_dir ~/tensorflow_datasets/fractal/0.1.0 \\
+        --output_dir data/fractal/train/records --cameras image --resize_min_edge 128
     tcn convert --input_dir videos --output_dir records --resize_min_edge 360 \\
         --rotate 90 --rotate_if_matching 'iphone' --workers 4
 """
@@ -28,12 +39,29 @@ import argparse
 import sys
 import time
 
+from timecontrast.data.formats import FORMATS
 from timecontrast.data.videos import DEFAULT_VIEW_PATTERN
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--input_dir", required=True, help="folder of <seq>_view<k>.<ext> videos (searched recursively)"
+        "--input_dir",
+        required=True,
+        help="the source: a folder of <seq>_view<k>.<ext> videos (searched recursively), or a dataset of --from",
+    )
+    parser.add_argument(
+        "--from",
+        dest="input_format",
+        choices=tuple(FORMATS),
+        default=None,
+        help="the input format (default: detected; videos when no format recognises --input_dir): "
+        + "; ".join(f"{name}: {fmt.summary}" for name, fmt in FORMATS.items()),
+    )
+    parser.add_argument(
+        "--cameras",
+        default=None,
+        help="comma-separated view names to convert, in this order (default: every view; tcn inspect lists them; "
+        "videos are named view0, view1, ...)",
     )
     parser.add_argument("--output_dir", required=True, help="where the .tfrecord files go (created if needed)")
     parser.add_argument(
@@ -74,7 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=0,
-        help="videos decoded and JPEG-encoded at once (0: one per CPU)",
+        help="views (videos) decoded and JPEG-encoded at once (0: one per CPU)",
     )
     parser.add_argument(
         "--processes",
@@ -84,20 +112,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--view_pattern",
         default=DEFAULT_VIEW_PATTERN,
-        help="regex searched in each file name; group 1 is the view number, the text before it the sequence name",
+        help="videos: regex searched in each file name; group 1 is the view number, the text before it the "
+        "sequence name",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from timecontrast.data.convert import convert_videos
+    from timecontrast.data.convert import convert_sequences
+    from timecontrast.data.formats.base import split_cameras
 
     start = time.perf_counter()
     with logging_redirect_tqdm():  # log lines above the progress bar, not through it
-        result = convert_videos(
+        result = convert_sequences(
             args.input_dir,
             args.output_dir,
+            args.input_format,
+            split_cameras(args.cameras),
             max_per_shard=args.max_per_shard,
             resize_min_edge=args.resize_min_edge,
             rotate=args.rotate,

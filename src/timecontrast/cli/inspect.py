@@ -11,10 +11,16 @@ dataset.json) are listed at the end and make the exit status 1. Warnings (a sequ
 0 frames, which training skips; a link loop or a file reached twice through links,
 counted once) are listed too and leave the exit status 0.
 
+Before conversion, PATH may also be a source that tcn convert reads (--from, detected when
+not given): frame folders, TCC or RLDS TFRecords, a LeRobot dataset. Then it lists the
+format, the episodes (sequences) with their views, frame counts and sizes, and the state and
+label keys each becomes; episodes that cannot be converted are listed as problems.
+
 Example:
     tcn inspect ~/tcn_data/multiview-pouring
     tcn inspect data/cartpole --json > cartpole-summary.json
     tcn inspect records/train/pour_07.tfrecord --limit 0
+    tcn inspect ~/tensorflow_datasets/toy_rlds/1.0.0 --from rlds --cameras image
 """
 
 from __future__ import annotations
@@ -41,10 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="a .tfrecord file, a video, or a directory (records, videos, a synth dataset)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--limit", type=int, default=20, help="sequences listed one per line in each group (text)")
+    from timecontrast.data.formats import FORMATS
+
+    parser.add_argument(
+        "--from",
+        dest="input_format",
+        choices=tuple(FORMATS),
+        default=None,
+        help="read PATH as this input format of tcn convert (default: detected; records and videos as before)",
+    )
+    parser.add_argument("--cameras", default=None, help="with a source format: the views to list, comma-separated")
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = summarize(args.path)
+    summary = summarize(args.path, args.input_format, args.cameras)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -260,13 +276,39 @@ def _empty_files(files: list[Path], problems: list[str]) -> list[Path]:
     return kept
 
 
-def summarize(path: str | os.PathLike) -> dict[str, Any]:
-    """A JSON-ready description of everything under ``path`` (see the module docstring)."""
+def _source_format(root: Path, input_format: str | None):
+    """The input format to describe ``root`` with: the one given, or the one non-video format
+    that recognises it; None for records and videos (summarised as before)."""
+    from timecontrast.data.formats import detected_formats, get_format
+
+    if input_format is not None:
+        return None if input_format == "videos" else get_format(input_format)
+    found = detected_formats(root)
+    return get_format(found[0]) if len(found) == 1 and found[0] != "videos" else None
+
+
+def summarize(path: str | os.PathLike, input_format: str | None = None, cameras: str | None = None) -> dict[str, Any]:
+    """A JSON-ready description of everything under ``path`` (see the module docstring):
+    a source of tcn convert (``input_format``, or detected) or records, state and videos."""
+    from timecontrast.data.formats.base import split_cameras
+
+    root = Path(os.path.expanduser(str(path)))
+    source = _source_format(root, input_format)  # before the existence check: a format may read a Hub id
+    if source is None:
+        return _summarize_data(path, root)
+    summary: dict[str, Any] = {"path": str(root), "dataset": None, "groups": [], "problems": [], "warnings": []}
+    described = source.describe(root, split_cameras(cameras))
+    summary["problems"].extend(described.pop("problems", []))
+    summary["groups"].append({"kind": "source", **described, "path": "."})
+    return summary
+
+
+def _summarize_data(path: str | os.PathLike, root: Path) -> dict[str, Any]:
+    """What records, state files and videos ``root`` holds."""
     from timecontrast.data.folders import unique_files, walk_folder
     from timecontrast.data.layout import RECORD_SUFFIX, is_state_file
     from timecontrast.io.video import VIDEO_EXTENSIONS, probe_video
 
-    root = Path(os.path.expanduser(str(path)))
     if not root.exists():
         raise DataError(f"{path}: no such file or directory")
     summary: dict[str, Any] = {"path": str(root), "dataset": None, "groups": [], "problems": [], "warnings": []}
@@ -394,9 +436,43 @@ def _format_group(g: dict[str, Any], limit: int, classes: dict[str, list[str]]) 
         return lines
     if kind == "video":
         return [f"{head} {g['frames']} frames, {g['fps']:.2f} fps, {_size(g['frame_size'])} (WxH)"]
+    if kind == "source":
+        return _format_source(g, head, limit)
     if kind == "empty":
         return [f"{head} {g['num_files']} empty file(s)"]
     return [f"{head} {g['num_files']} file(s) of unknown kind"]
+
+
+_SOURCE_KEYS = {"kind", "format", "path", "num_sequences", "views", "timesteps", "sequences"}
+
+
+def _format_source(g: dict[str, Any], head: str, limit: int) -> list[str]:
+    """A source of tcn convert: its format, sequences, views, lengths, state and labels."""
+    views = " or ".join(",".join(v) for v in g["views"]) or "none"
+    extra = ", ".join(f"{k}={v}" for k, v in g.items() if k not in _SOURCE_KEYS and isinstance(v, (str, int, float)))
+    lines = [
+        f"[{g['format']}] {g['path']}: {g['num_sequences']} sequence(s) to convert (tcn convert --from {g['format']}); "
+        f"views {views}; {g['timesteps']} timesteps" + (f"; {extra}" if extra else "")
+    ]
+    shown = g["sequences"][:limit]
+    width = max((len(s["name"]) for s in shown), default=0)
+    for s in shown:
+        sizes = sorted({_size(size) for size in s["frame_sizes"]})
+        state = s["state"]
+        keys = []
+        if state and state["position"]:
+            keys.append(f"state {len(state['position'])}")
+        if state and state["extras"]:
+            keys.append(f"extras {','.join(state['extras'])}")
+        if s["labels"]:
+            keys.append(f"labels {','.join(s['labels'])}")
+        lines.append(
+            f"    {s['name']:<{width}}  frames {s['frames']}  {', '.join(sizes)}"
+            + (f"  {'; '.join(keys)}" if keys else "")
+        )
+    if len(g["sequences"]) > limit:
+        lines.append(f"    ... {len(g['sequences']) - limit} more (--limit, or --json for all)")
+    return lines
 
 
 def format_summary(summary: dict[str, Any], limit: int = 20) -> str:

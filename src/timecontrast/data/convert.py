@@ -1,6 +1,8 @@
-"""Multi-view videos to sequence records, as the original ``videos_to_tfrecords`` did.
+"""Multi-view sequences to sequence records, as the original ``videos_to_tfrecords`` did.
 
-Each sequence (``<seq>_view<k>.<ext>`` files) becomes ``<output_dir>/<seq>.tfrecord``,
+The sequences come from an input format (:mod:`timecontrast.data.formats`): ``videos``
+(``<seq>_view<k>.<ext>`` files, the default), frame folders, TCC or RLDS TFRecords,
+LeRobot datasets. Each sequence becomes ``<output_dir>/<seq>.tfrecord``,
 or shards ``<seq>_shardNN.tfrecord`` when it is longer than ``max_per_shard``, and a
 settings record ``<seq>.convert.json``; what is written, in which order, and when a
 re-run writes it again is :mod:`timecontrast.data.convert_outputs`. This module is the
@@ -14,13 +16,20 @@ conversion loop. Differences from the original, on purpose:
   shards are renamed into place only once every one of them is complete;
 - a re-run redoes a sequence whose settings or videos changed, removing its old files.
 
+State and labels: a sequence whose source has per-frame state (``observation.state``,
+actions) or labels (task phases) also gets the project's sidecars, as ``tcn synth``
+writes them, when ``output_dir`` is a folder named ``records``:
+``../state/<seq>.npz`` (:mod:`timecontrast.data.state`, with the labels) and
+``../labeled/<seq>.tfrecord`` (one labeled frame per timestep, when there are labels);
+one per shard when sharded. ``tcn probe`` and the labeled evaluations read them.
+
 Failures: a sequence whose videos cannot be read (a damaged file, or an ``OSError`` such
 as EIO or EACCES while probing or decoding one) fails alone, with a message naming the
 video, and the others go on. An ``OSError`` while writing the outputs (a full disk, a
 read-only folder) stops the run, naming the file: every following sequence would fail
 the same way. The sequences written before it are complete.
 
-Work is split into one task per video (a view of a sequence): decode it front to back
+Work is split into one task per view of a sequence (a video): decode it front to back
 and JPEG-encode each frame. ``workers`` tasks run at once on a thread pool (FFmpeg and
 Pillow release the GIL while they work) or a process pool (no GIL at all, but about a
 second to start; ``benchmarks/convert.py`` measured both equally fast on 2 cores once
@@ -39,7 +48,7 @@ import os
 import re
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,15 +67,13 @@ from timecontrast.data.convert_outputs import (
     shard_ranges,
     write_outputs,
 )
-from timecontrast.data.interrupts import ignore_sigint_in_worker, sigint_blocked
+from timecontrast.data.formats import scan_source, source_format
+from timecontrast.data.formats.base import SourceFormat, SourceSequence, VideoFileReader, ViewReader
+from timecontrast.data.formats.videos import VideosFormat
+from timecontrast.data.interrupts import DeferredInterrupt, ignore_sigint_in_worker, sigint_blocked
 from timecontrast.data.layout import RECORD_SUFFIX
-from timecontrast.data.videos import (
-    DEFAULT_VIEW_PATTERN,
-    VideoSequence,
-    common_view_count,
-    scan_video_sequences,
-    short_video_error,
-)
+from timecontrast.data.sidecars import Sidecars, read_sidecars, sidecar_paths
+from timecontrast.data.videos import DEFAULT_VIEW_PATTERN, common_view_count
 from timecontrast.errors import DataError, TimeContrastError
 from timecontrast.io.files import name_error
 from timecontrast.io.jpeg import DEFAULT_QUALITY, encode_jpeg
@@ -79,11 +86,13 @@ __all__ = [
     "ROTATIONS",
     "ConvertResult",
     "Shard",
+    "convert_sequences",
     "convert_videos",
     "output_size",
     "settings_path",
     "shard_ranges",
     "video_jpegs",
+    "view_jpegs",
 ]
 
 ROTATIONS = (0, 90, 180, 270)  # degrees clockwise
@@ -135,30 +144,59 @@ def video_jpegs(
     cancel: _Flag | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> list[bytes]:
-    """The first ``length`` frames of a video as JPEGs, decoded once in order.
+    """The first ``length`` frames of a video as JPEGs, decoded once in order (see
+    :func:`view_jpegs`)."""
+    return view_jpegs(VideoFileReader(Path(path)), length, size, rotate, quality, cancel, progress)
+
+
+def _frames_of(reader: ViewReader, size: tuple[int, int] | None) -> Iterator[np.ndarray]:
+    if isinstance(reader, VideoFileReader):  # through this module's name, which tests replace
+        return iter_video_frames(reader.path, size)
+    return reader.frames(size)
+
+
+def view_jpegs(
+    reader: ViewReader,
+    length: int,
+    size: tuple[int, int] | None = None,
+    rotate: int = 0,
+    quality: int = DEFAULT_QUALITY,
+    cancel: _Flag | None = None,
+    progress: Callable[[int], object] | None = None,
+    frame_size: tuple[int, int] | None = None,
+) -> list[bytes]:
+    """The first ``length`` frames of a view as JPEGs, decoded once in order.
 
     ``size`` = ``(height, width)`` resizes (area averaging) before ``rotate`` (degrees
-    clockwise). Stops early, returning what it has, once ``cancel`` is set. An ``OSError``
-    (EIO, EACCES) names ``path``.
+    clockwise). ``frame_size``: the ``(height, width)`` every decoded frame must have (a
+    frame of another size raises :class:`DataError` naming it). Stops early, returning what
+    it has, once ``cancel`` is set. An ``OSError`` (EIO, EACCES) names the reader's source.
     """
     out: list[bytes] = []
-    frames = iter_video_frames(path, size)
+    frames = _frames_of(reader, size)
     try:
         for frame in frames:
             if cancel is not None and cancel.is_set():
                 return out
+            if frame_size is not None and frame.shape[:2] != frame_size:
+                raise DataError(
+                    f"{reader.source}: frame {len(out)} is {frame.shape[1]}x{frame.shape[0]}, the view's frames are "
+                    f"{frame_size[1]}x{frame_size[0]}; every frame of a view must have the same size"
+                )
             out.append(encode_jpeg(_rotated(frame, rotate), quality))
             if progress is not None:
                 progress(1)
             if len(out) == length:
                 return out
     except OSError as exc:
-        name_error(exc, path)
+        name_error(exc, reader.source)
         raise
     finally:
-        frames.close()
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
     if len(out) < length:
-        raise short_video_error(path, len(out), length)
+        raise reader.short_error(len(out), length)
     return out
 
 
@@ -181,18 +219,24 @@ def _count_in_worker(n: int) -> None:
         counter.value += n
 
 
-def _video_jpegs_in_worker(
-    path: Path, length: int, size: tuple[int, int] | None, rotate: int, quality: int
+def _view_jpegs_in_worker(
+    reader: ViewReader,
+    length: int,
+    size: tuple[int, int] | None,
+    rotate: int,
+    quality: int,
+    frame_size: tuple[int, int] | None,
 ) -> list[bytes]:
-    return video_jpegs(path, length, size, rotate, quality, _worker_abort, _count_in_worker)
+    return view_jpegs(reader, length, size, rotate, quality, _worker_abort, _count_in_worker, frame_size)
 
 
 class _Workers:
-    """Decode-and-encode tasks (one per video) on a thread pool or a spawned process pool."""
+    """Decode-and-encode tasks (one per view) on a thread pool or a spawned process pool."""
 
-    def __init__(self, parallel: str, workers: int, bar: Progress) -> None:
+    def __init__(self, parallel: str, workers: int, bar: Progress, interrupt: DeferredInterrupt) -> None:
         self.threads = parallel == "threads"
         self.bar = bar
+        self.interrupt = interrupt
         if self.threads:  # Progress.update is thread-safe
             self.executor: ThreadPoolExecutor | ProcessPoolExecutor = ThreadPoolExecutor(workers, "convert")
             return
@@ -211,15 +255,25 @@ class _Workers:
         return threading.Event() if self.threads else None
 
     def submit(
-        self, path: Path, length: int, size: tuple[int, int] | None, rotate: int, quality: int, cancel: _Flag | None
+        self,
+        reader: ViewReader,
+        length: int,
+        size: tuple[int, int] | None,
+        rotate: int,
+        quality: int,
+        cancel: _Flag | None,
+        frame_size: tuple[int, int] | None = None,
     ) -> Future[list[bytes]]:
         if self.threads:
-            return self.executor.submit(video_jpegs, path, length, size, rotate, quality, cancel, self._count)
+            return self.executor.submit(
+                view_jpegs, reader, length, size, rotate, quality, cancel, self._count, frame_size
+            )
         with sigint_blocked():  # a submit may start a worker process
-            return self.executor.submit(_video_jpegs_in_worker, path, length, size, rotate, quality)
+            return self.executor.submit(_view_jpegs_in_worker, reader, length, size, rotate, quality, frame_size)
 
     def poll(self) -> None:
-        """Bring the progress bar up to date with the process workers' count."""
+        """Raise a pending Ctrl-C; bring the progress bar up to date with the process workers' count."""
+        self.interrupt.check()
         if not self.threads:
             self.bar.update(self._counter.value - self.bar.n)
 
@@ -235,10 +289,11 @@ class _Workers:
 class _Job:
     """A sequence in flight: one task per view, then its records to write."""
 
-    seq: VideoSequence
+    seq: SourceSequence
     plan: Plan
     on_disk: list[Path]  # its files found in the output before the run
     cancel: threading.Event | None
+    sidecars: Sidecars | None = None  # its state and labels, when it has some
     tasks: list[Future[list[bytes]]] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -276,7 +331,55 @@ def convert_videos(
     progress: bool = True,
     on_sequence: Callable[[str, str], None] | None = None,
 ) -> ConvertResult:
-    """Convert every ``<seq>_view<k>.<ext>`` sequence under ``input_dir`` into records.
+    """Convert every ``<seq>_view<k>.<ext>`` sequence under ``input_dir`` into records:
+    :func:`convert_sequences` with the ``videos`` format."""
+    return convert_sequences(
+        input_dir,
+        output_dir,
+        "videos",
+        max_per_shard=max_per_shard,
+        resize_min_edge=resize_min_edge,
+        rotate=rotate,
+        rotate_if_matching=rotate_if_matching,
+        expected_views=expected_views,
+        max_views_discrepancy=max_views_discrepancy,
+        overwrite=overwrite,
+        workers=workers,
+        parallel=parallel,
+        view_pattern=view_pattern,
+        quality=quality,
+        progress=progress,
+        on_sequence=on_sequence,
+    )
+
+
+def convert_sequences(
+    input_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    input_format: str | SourceFormat | None = None,
+    cameras: Sequence[str] | None = None,
+    max_per_shard: int = -1,
+    resize_min_edge: int = 0,
+    rotate: int = 0,
+    rotate_if_matching: str | None = None,
+    expected_views: int | None = None,
+    max_views_discrepancy: int = 100,
+    overwrite: bool = False,
+    workers: int | None = None,
+    parallel: str = "threads",
+    view_pattern: str = DEFAULT_VIEW_PATTERN,
+    quality: int = DEFAULT_QUALITY,
+    progress: bool = True,
+    on_sequence: Callable[[str, str], None] | None = None,
+) -> ConvertResult:
+    """Convert every sequence of ``input_path`` into records.
+
+    ``input_format``: a name of :data:`timecontrast.data.formats.FORMATS` (``videos``,
+    ``frames``, ``tcc``, ``rlds``, ...) or a format; None detects it (``videos`` when no format
+    recognises the path). ``cameras``: the views to convert, by name, in this order (None:
+    every view in the source's order). ``view_pattern`` applies to the ``videos`` format.
+    A sequence whose source has state or labels also gets them as sidecars beside
+    ``output_dir`` (see the module docstring).
 
     A sequence that cannot be converted (missing view, unreadable video, an ``OSError``
     while reading one, views whose lengths differ by more than ``max_views_discrepancy``
@@ -301,13 +404,20 @@ def convert_videos(
         rotate, resize_min_edge, expected_views, rotate_if_matching, workers, parallel
     )
     out_root = Path(os.path.expanduser(str(output_dir)))
-    sequences, problems = scan_video_sequences(input_dir, expected_views or None, view_pattern)
-    if not sequences and not problems:
-        raise DataError(f"{input_dir}: holds no videos named <seq>_view<k>.<ext>; check --input_dir and --view_pattern")
-    if expected_views is None and (num_views := common_view_count(input_dir, sequences)) is not None:
-        logger.info("%d views per sequence (found in the videos; --expected_views sets it)", num_views)
+    source = source_format(input_path, input_format, view_pattern, expected_views)
+    sequences, problems = scan_source(source, input_path, cameras, expected_views)
+    if expected_views is None and (num_views := common_view_count(input_path, sequences)) is not None:
+        logger.info("%d views per sequence (found in the %s; --expected_views sets it)", num_views, source.name)
     settings = _Settings(
-        max_per_shard, resize_min_edge, rotate, rotate_if_matching, rotate_re, max_views_discrepancy, quality
+        max_per_shard,
+        resize_min_edge,
+        rotate,
+        rotate_if_matching,
+        rotate_re,
+        max_views_discrepancy,
+        quality,
+        None if isinstance(source, VideosFormat) else source.name,
+        list(cameras) if cameras is not None else None,
     )
     on_disk = existing_outputs(out_root, [seq.name for seq in sequences])
     remove_killed_temporaries([out_root, *((out_root / seq.name).parent for seq in sequences)])
@@ -318,10 +428,26 @@ def convert_videos(
     for p in problems:
         run.looked_at += 1
         run.fail(p.name, p.message)
-    pool = _Workers(parallel, workers, bar)
+    with DeferredInterrupt() as interrupt:  # Ctrl-C is raised by pool.poll, never inside a lock
+        pool = _Workers(parallel, workers, bar, interrupt)
+        return _convert_all(sequences, run, settings, out_root, on_disk, overwrite, pool, workers)
+
+
+def _convert_all(
+    sequences: list[SourceSequence],
+    run: _Run,
+    settings: _Settings,
+    out_root: Path,
+    on_disk: dict[str, list[Path]],
+    overwrite: bool,
+    pool: _Workers,
+    workers: int,
+) -> ConvertResult:
+    """Start every sequence's tasks and write each once its views are done (the oldest first)."""
     jobs: deque[_Job] = deque()
     try:
         for seq in sequences:
+            pool.poll()
             job = run.start(seq, out_root, settings, on_disk[seq.name], overwrite, pool)
             if job is None:
                 continue
@@ -336,7 +462,7 @@ def convert_videos(
         for job in jobs:  # only after an interrupt or an unexpected error
             job.stop()
         pool.shutdown()
-        bar.close()
+        run.bar.close()
     return run.result
 
 
@@ -384,20 +510,25 @@ class _Settings:
     rotate_re: re.Pattern[str] | None
     max_views_discrepancy: int
     quality: int
+    input_format: str | None = None  # None: videos (whose settings records name no format)
+    cameras: list[str] | None = None
 
     def options(self) -> dict[str, object]:
-        return {
+        options: dict[str, object] = {
             "max_per_shard": self.max_per_shard,
             "resize_min_edge": self.resize_min_edge,
             "rotate": self.rotate,
             "rotate_if_matching": self.rotate_if_matching,
             "jpeg_quality": self.quality,
         }
+        if self.input_format is not None:
+            options.update({"from": self.input_format, "cameras": self.cameras})
+        return options
 
 
 @dataclass
 class _Run:
-    """One convert_videos run: what it did so far, its progress (frames) and its callback."""
+    """One conversion run: what it did so far, its progress (frames) and its callback."""
 
     result: ConvertResult
     bar: Progress
@@ -407,6 +538,7 @@ class _Run:
     done: int = 0  # sequences written, skipped or failed
     planned: int = 0  # sequences being converted
     planned_frames: int = 0
+    warned_sidecars: bool = False  # said once that state and labels cannot go beside these records
 
     def report(self, name: str, status: str) -> None:
         self.done += 1
@@ -420,9 +552,10 @@ class _Run:
         self.report(name, "failed")
 
     def start(
-        self, seq: VideoSequence, out_root: Path, s: _Settings, on_disk: list[Path], overwrite: bool, pool: _Workers
+        self, seq: SourceSequence, out_root: Path, s: _Settings, on_disk: list[Path], overwrite: bool, pool: _Workers
     ) -> _Job | None:
-        """Plan a sequence and submit its videos; None when it fails or is already converted."""
+        """Plan a sequence, read its state and labels and submit its views; None when it fails
+        or is already converted."""
         self.looked_at += 1
         try:
             plan = _plan(seq, out_root, s)
@@ -435,13 +568,32 @@ class _Run:
             logger.info("%s: already converted with these settings, skipped (--overwrite rewrites it)", seq.name)
             self.report(seq.name, "skipped")
             return None
+        try:
+            sidecars = read_sidecars(seq, plan.length)
+        except (TimeContrastError, OSError, ValueError) as exc:  # its state or labels
+            self.fail(seq.name, exc)
+            return None
+        if sidecars is not None and not sidecar_paths(plan.paths[0], plan.shards[0].name, False):
+            self._warn_no_sidecars(plan.paths[0].parent)
+            sidecars = None
         if reason != "new":
             logger.info("%s: converting again: %s", seq.name, reason)
-        self._plan_frames(seq.length * seq.num_views)
-        job = _Job(seq, plan, on_disk, pool.cancel_flag())
-        for path, size, rot in zip(seq.paths, plan.sizes, plan.rotations, strict=True):
-            job.tasks.append(pool.submit(path, seq.length, size, rot, s.quality, job.cancel))
+        self._plan_frames(plan.length * seq.num_views)
+        job = _Job(seq, plan, on_disk, pool.cancel_flag(), sidecars)
+        for v, (size, rot) in enumerate(zip(plan.sizes, plan.rotations, strict=True)):
+            check = plan.decoded_sizes[v] if s.input_format is not None else None  # videos keep one size
+            job.tasks.append(pool.submit(seq.reader(v), plan.length, size, rot, s.quality, job.cancel, check))
         return job
+
+    def _warn_no_sidecars(self, folder: Path) -> None:
+        if not self.warned_sidecars:
+            logger.warning(
+                "%s is not a folder named records: the state and labels of the sequences are not written "
+                "(they go to DIR/state and DIR/labeled beside DIR/records, where tcn probe finds them); "
+                "convert into .../records to keep them",
+                folder,
+            )
+            self.warned_sidecars = True
 
     def _plan_frames(self, frames: int) -> None:
         """The frames to encode grew; while sequences are still to look at, the final total is
@@ -460,11 +612,13 @@ class _Run:
         except (TimeContrastError, OSError) as exc:  # reading its videos: this sequence fails
             self.fail(seq.name, exc)
             return
-        removed = write_outputs(seq.name, job.plan, views, job.on_disk, options)
+        removed = write_outputs(seq.name, job.plan, views, job.on_disk, options, job.sidecars)
         self.result.frames_encoded += sum(len(v) for v in views)
         self.result.written.extend(job.plan.paths)
         self.result.removed.extend(removed)
-        logger.info("%s: %d frames x %d views -> %d file(s)", seq.name, seq.length, seq.num_views, len(job.plan.paths))
+        logger.info(
+            "%s: %d frames x %d views -> %d file(s)", seq.name, job.plan.length, seq.num_views, len(job.plan.paths)
+        )
         if removed:
             logger.info("%s: removed its old file(s) %s", seq.name, ", ".join(p.name for p in removed))
         self.report(seq.name, "written")
@@ -477,21 +631,28 @@ def _reason(exc: BaseException | str) -> str:
     return str(exc)
 
 
-def _plan(seq: VideoSequence, out_root: Path, s: _Settings) -> Plan:
+def _plan(seq: SourceSequence, out_root: Path, s: _Settings) -> Plan:
     """Shards, output paths, per-view resize and rotation, view 0's output frame size, and settings."""
-    lengths = seq.view_lengths  # probes every video: an unreadable one fails here
+    infos = seq.views()  # probes every video: an unreadable one fails here
+    lengths = [info.length for info in infos]
     if max(lengths) - min(lengths) > s.max_views_discrepancy:
-        raise DataError(
-            f"views have {lengths} frames, differing by {max(lengths) - min(lengths)} > --max_views_discrepancy "
-            f"{s.max_views_discrepancy}; check the videos are of the same take, or raise the limit"
-        )
+        differ = f"differing by {max(lengths) - min(lengths)} > --max_views_discrepancy {s.max_views_discrepancy}"
+        if s.input_format is None:
+            raise DataError(
+                f"views have {lengths} frames, {differ}; check the videos are of the same take, or raise the limit"
+            )
+        views = dict(zip(seq.view_names, lengths, strict=True))
+        raise DataError(f"{seq.source}: views have {views} frames, {differ}; the episode is inconsistent")
     if min(lengths) == 0:
-        raise DataError(f"{seq.paths[lengths.index(0)]} holds no frames")
-    rotations = [s.rotate if s.rotate_re is None or s.rotate_re.search(str(p)) else 0 for p in seq.paths]
-    resized = [output_size(i.height, i.width, s.resize_min_edge) for i in seq.infos]
+        raise DataError(f"{infos[lengths.index(0)].path} holds no frames")
+    rotations = [s.rotate if s.rotate_re is None or s.rotate_re.search(info.path) else 0 for info in infos]
+    resized = [output_size(i.height, i.width, s.resize_min_edge) for i in infos]
     sizes = [size if s.resize_min_edge > 0 else None for size in resized]
     frame_size = output_size(*resized[0], 0, rotations[0])  # what SequenceRecord.frame_size reads
-    shards = shard_ranges(seq.name, seq.length, s.max_per_shard)
+    length = min(lengths)
+    shards = shard_ranges(seq.name, length, s.max_per_shard)
     paths = [out_root / f"{shard.name}{RECORD_SUFFIX}" for shard in shards]
-    settings = output_settings(seq, shards, sizes, rotations, s.quality)
-    return Plan(shards, paths, sizes, rotations, frame_size, settings, settings_path(out_root, seq.name))
+    source = seq.fingerprint() if s.input_format is not None else None
+    settings = output_settings(infos, shards, sizes, rotations, s.quality, s.input_format, source)
+    where = settings_path(out_root, seq.name)
+    return Plan(shards, paths, sizes, rotations, frame_size, settings, where, length, resized)

@@ -7,7 +7,11 @@ Each sequence becomes ``<output_dir>/<seq>.tfrecord``, or shards ``<seq>_shardNN
 Settings records: beside its records, each converted sequence gets ``<seq>.convert.json``
 (written last, atomically) holding the settings that made them: per view the source
 video, its size in bytes and modification time (nanoseconds), the resize and the
-rotation; the shards; the JPEG quality. A re-run skips a sequence only when its record
+rotation; the shards; the JPEG quality. Sequences of another input format than ``videos``
+(:mod:`timecontrast.data.formats`) also record the format (``from``) and per view its
+name and the format's fingerprint of its source (files, sizes, modification times,
+episode), and list their state and labeled files (``sidecars``, relative to the record),
+which must all be there for a re-run to skip them. A re-run skips a sequence only when its record
 holds the same settings, no other record file of the sequence is there and every output
 is complete; otherwise the sequence is converted again and, once all its new files are
 complete, every old file of it (shards of another ``max_per_shard``, or the unsharded
@@ -30,13 +34,14 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from timecontrast.data.layout import RECORD_SUFFIX
+from timecontrast.data.formats.base import SourceSequence, ViewInfo
+from timecontrast.data.layout import RECORD_SUFFIX, STATE_SUFFIX
 from timecontrast.data.records import SequenceRecord, encode_sequence_example
-from timecontrast.data.videos import VideoSequence
+from timecontrast.data.sidecars import Sidecars, relative_names, write_sidecars
 from timecontrast.errors import TimeContrastError
 from timecontrast.io.files import PendingFile, name_error, stale_temporaries, write_text
 from timecontrast.io.tfrecord import frame_record
@@ -85,6 +90,8 @@ class Plan:
     frame_size: tuple[int, int]  # (height, width) of view 0 in the records
     settings: dict[str, Any]  # compared with the sequence's settings record
     settings_path: Path
+    length: int = 0  # timesteps converted (the shortest view's)
+    decoded_sizes: list[tuple[int, int]] = field(default_factory=list)  # per view (height, width) before rotation
 
 
 def settings_path(output_dir: Path, name: str) -> Path:
@@ -93,22 +100,27 @@ def settings_path(output_dir: Path, name: str) -> Path:
 
 
 def output_settings(
-    seq: VideoSequence, shards: list[Shard], sizes: list, rotations: list[int], quality: int
+    infos: list[ViewInfo],
+    shards: list[Shard],
+    sizes: list,
+    rotations: list[int],
+    quality: int,
+    input_format: str | None = None,
+    source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything that decides the bytes of a sequence's records, as JSON values."""
+    """Everything that decides the bytes of a sequence's records, as JSON values.
+    ``input_format`` None (videos): each view as the source video's fingerprint; otherwise
+    the format is recorded, each view names itself, and ``source`` (the fingerprint of the
+    state and labels, when not {}) is recorded too."""
     views = []
-    for path, size, rot in zip(seq.paths, sizes, rotations, strict=True):
-        st = path.stat()
-        views.append(
-            {
-                "video": path.name,
-                "bytes": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "resize": list(size) if size else None,
-                "rotate": rot,
-            }
-        )
-    return {"views": views, "shards": [[s.name, s.start, s.stop] for s in shards], "jpeg_quality": quality}
+    for info, size, rot in zip(infos, sizes, rotations, strict=True):
+        named = {} if input_format is None else {"view": info.name}
+        views.append({**named, **info.fingerprint, "resize": list(size) if size else None, "rotate": rot})
+    settings: dict[str, Any] = {} if input_format is None else {"from": input_format}
+    if source:
+        settings["source"] = source
+    settings.update({"views": views, "shards": [[s.name, s.start, s.stop] for s in shards], "jpeg_quality": quality})
+    return settings
 
 
 def existing_outputs(out_root: Path, names: Sequence[str]) -> dict[str, list[Path]]:
@@ -139,7 +151,7 @@ def remove_killed_temporaries(folders: Iterable[Path]) -> list[Path]:
     for folder in sorted(set(folders)):
         for path in stale_temporaries(folder):
             target = path.name[1:].rsplit(".", 3)[0]  # .<target>.<pid>.<random>.tmp
-            if not target.endswith((RECORD_SUFFIX, SETTINGS_SUFFIX)):
+            if not target.endswith((RECORD_SUFFIX, SETTINGS_SUFFIX, STATE_SUFFIX)):
                 continue  # not a file of ours
             try:
                 path.unlink()
@@ -208,7 +220,7 @@ def _same_views(old: Any, new: list[dict[str, Any]], recorded_ns: int) -> bool:
     return True
 
 
-def outdated_because(seq: VideoSequence, plan: Plan, on_disk: list[Path]) -> str | None:
+def outdated_because(seq: SourceSequence, plan: Plan, on_disk: list[Path]) -> str | None:
     """Why the outputs of ``seq`` must be written again, or None when they are exactly
     what ``plan`` would write (the resume of an interrupted or repeated run)."""
     recorded = _read_settings(plan.settings_path)
@@ -230,7 +242,16 @@ def outdated_because(seq: VideoSequence, plan: Plan, on_disk: list[Path]) -> str
     for path, shard in zip(plan.paths, plan.shards, strict=True):
         if not _complete(path, shard, seq.num_views, plan.frame_size):
             return f"{path.name} is missing, damaged or does not match the videos"
+    for name in _recorded_sidecars(recorded):
+        if not (plan.settings_path.parent / name).is_file():
+            return f"its state or labels file {name} is missing"
     return None
+
+
+def _recorded_sidecars(recorded: dict[str, Any] | None) -> list[str]:
+    """The state and labeled files a settings record lists (relative to the record)."""
+    names = (recorded or {}).get("sidecars", [])
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
 def _pending_record(path: Path, data: bytes) -> PendingFile:
@@ -249,16 +270,24 @@ def _pending_record(path: Path, data: bytes) -> PendingFile:
 
 
 def write_outputs(
-    name: str, plan: Plan, views: list[list[bytes]], on_disk: list[Path], options: dict[str, Any]
+    name: str,
+    plan: Plan,
+    views: list[list[bytes]],
+    on_disk: list[Path],
+    options: dict[str, Any],
+    sidecars: Sidecars | None = None,
 ) -> list[Path]:
     """Write the records of a sequence, replacing its old files; returns the old files removed.
 
     Order, so that an interruption at any point leaves either the old outputs or, at
     worst, outputs without a settings record (converted again next time): every new file
     complete under a temporary name; the old settings record removed; the new files
-    renamed into place; the old files that were not replaced removed; the new settings
-    record written. An ``OSError`` (a full disk, a read-only folder) names the file.
+    renamed into place; the old files that were not replaced removed; the state and
+    labeled files (``sidecars``), each written atomically, and the old ones that were not
+    replaced removed; the new settings record written. An ``OSError`` (a full disk, a
+    read-only folder) names the file.
     """
+    old_sidecars = _recorded_sidecars(_read_settings(plan.settings_path))
     pending: list[PendingFile] = []
     try:
         for shard, path in zip(plan.shards, plan.paths, strict=True):
@@ -277,7 +306,14 @@ def write_outputs(
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path)
-    record = {
+    folder = plan.settings_path.parent
+    shards = [(s.name, s.start, s.stop, p) for s, p in zip(plan.shards, plan.paths, strict=True)]
+    written = write_sidecars(sidecars, shards, views) if sidecars is not None else []
+    for stale in sorted(set(old_sidecars) - set(relative_names(written, folder))):
+        with contextlib.suppress(FileNotFoundError):
+            (folder / stale).unlink()
+            removed.append(folder / stale)
+    record: dict[str, Any] = {
         "format": SETTINGS_FORMAT,
         "version": SETTINGS_VERSION,
         "sequence": name,
@@ -285,5 +321,7 @@ def write_outputs(
         "settings": plan.settings,
         "options": options,
     }
+    if written:
+        record["sidecars"] = relative_names(written, folder)
     write_text(plan.settings_path, json.dumps(record, indent=2) + "\n", durable=True)
     return removed

@@ -92,6 +92,16 @@ def state_path_of(data_file: Pathish, name: str) -> Path | None:
     return folder.parent / STATE / f"{name}{STATE_SUFFIX}"
 
 
+def labeled_path_of(record_file: Pathish, name: str) -> Path | None:
+    """The labeled frame records of sequence ``name`` read from ``record_file``: for
+    ``DIR/<split>/records/<file>.tfrecord`` it is ``DIR/<split>/labeled/<name>.tfrecord``
+    (whether or not it exists); None for a file that is not in a ``records/`` folder."""
+    folder = Path(record_file).parent
+    if folder.name != RECORDS:
+        return None
+    return folder.parent / LABELED / f"{name}{RECORD_SUFFIX}"
+
+
 def dataset_info_path_of(record_file: Pathish) -> Path | None:
     """``DIR/dataset.json`` of ``DIR/<split>/records/<file>.tfrecord`` (whether or not it
     exists); None for a file that is not in a ``records/`` folder."""
@@ -122,6 +132,7 @@ __all__ = [
     "is_state_file",
     "labeled_dir",
     "labeled_path",
+    "labeled_path_of",
     "record_path",
     "records_dir",
     "sequence_paths",

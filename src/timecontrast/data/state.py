@@ -16,6 +16,9 @@ read by the state probe, the labeled evaluation and ``tcn inspect``. One ``.npz`
                                           are the camera's right, up and backward axes
                                           (the camera looks along -z, as MuJoCo's cam_xmat)
     fps                  scalar float     frames per second
+    extras/<name>        [T, K] float64   other per-frame values of a converted dataset,
+                                          e.g. ``action`` (optional)
+    extra_names/<name>   [K] str          the names of their columns (optional)
 
 Files are byte-for-byte reproducible (fixed zip timestamps) and written atomically.
 """
@@ -34,6 +37,8 @@ from timecontrast.errors import DataError
 from timecontrast.io.files import atomic_write
 
 _LABEL_PREFIX = "labels/"
+_EXTRA_PREFIX = "extras/"
+_EXTRA_NAMES_PREFIX = "extra_names/"
 _ARRAYS = ("position", "velocity", "position_names", "velocity_names", "camera_positions", "camera_orientations", "fps")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's epoch: no wall-clock time in the bytes
 
@@ -51,6 +56,8 @@ class SequenceState:
     camera_orientations: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 9)))  # [V, T, 9]
     fps: float = 0.0
     angles: list[str] = field(default_factory=list)  # position names that are periodic angles
+    extras: dict[str, np.ndarray] = field(default_factory=dict)  # name -> [T, K], e.g. "action"
+    extra_names: dict[str, list[str]] = field(default_factory=dict)  # name -> K column names (optional)
 
     def __post_init__(self) -> None:
         self.position = np.asarray(self.position, dtype=np.float64)
@@ -62,6 +69,9 @@ class SequenceState:
         self.camera_orientations = np.asarray(self.camera_orientations, dtype=np.float64)
         self.fps = float(self.fps)
         self.angles = [str(n) for n in self.angles]
+        self.extras = {str(k): np.asarray(v, dtype=np.float64) for k, v in self.extras.items()}
+        self.extras = {k: v.reshape(len(v), -1) if v.ndim == 1 else v for k, v in self.extras.items()}
+        self.extra_names = {str(k): [str(n) for n in v] for k, v in self.extra_names.items()}
         problems = self._problems()
         if problems:
             raise DataError(f"inconsistent sequence state: {'; '.join(problems)}")
@@ -95,6 +105,16 @@ class SequenceState:
             out.append(f"camera_orientations has shape {self.camera_orientations.shape}, expected [{views}, {t}, 9]")
         if self.fps < 0:
             out.append(f"fps is {self.fps}")
+        for name, values in self.extras.items():
+            if values.ndim != 2 or values.shape[0] != t:
+                out.append(f"extras '{name}' has shape {values.shape}, expected [{t}, K]")
+            elif name in self.extra_names and len(self.extra_names[name]) != values.shape[1]:
+                out.append(
+                    f"extra_names '{name}' has {len(self.extra_names[name])} names for {values.shape[1]} columns"
+                )
+        unknown_extras = sorted(set(self.extra_names) - set(self.extras))
+        if unknown_extras:
+            out.append(f"extra_names {unknown_extras} name no extras")
         unknown = [n for n in self.angles if n not in self.position_names]
         if unknown:
             out.append(f"angles {unknown} are not position variables ({self.position_names})")
@@ -122,6 +142,10 @@ def save_state(path: str | os.PathLike, state: SequenceState) -> Path:
     }
     for name in sorted(state.labels):
         arrays[_LABEL_PREFIX + name] = state.labels[name]
+    for name in sorted(state.extras):
+        arrays[_EXTRA_PREFIX + name] = state.extras[name]
+        if name in state.extra_names:
+            arrays[_EXTRA_NAMES_PREFIX + name] = np.array(state.extra_names[name], dtype=np.str_).reshape(-1)
     with (
         atomic_write(path, "wb", durable=True) as fh,
         zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive,
@@ -161,6 +185,12 @@ def load_state(path: str | os.PathLike) -> SequenceState:
             camera_orientations=arrays["camera_orientations"],
             fps=float(arrays["fps"]),
             angles=arrays["angles"].tolist() if "angles" in arrays else [],
+            extras={k[len(_EXTRA_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_EXTRA_PREFIX)},
+            extra_names={
+                k[len(_EXTRA_NAMES_PREFIX) :]: v.tolist()
+                for k, v in arrays.items()
+                if k.startswith(_EXTRA_NAMES_PREFIX)
+            },
         )
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from None

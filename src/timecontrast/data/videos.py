@@ -20,6 +20,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -225,7 +226,16 @@ def _some(names: Sequence[str], limit: int = 5) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
-def common_view_count(input_dir: str | os.PathLike, sequences: Sequence[VideoSequence]) -> int | None:
+class _Counted(Protocol):
+    """A sequence as :func:`common_view_count` sees it (a video sequence or any conversion source)."""
+
+    name: str
+
+    @property
+    def num_views(self) -> int: ...
+
+
+def common_view_count(input_dir: str | os.PathLike, sequences: Sequence[_Counted]) -> int | None:
     """The number of views every one of ``sequences`` has (None when there is none).
 
     Raises :class:`DataError` naming the sequences of each count when they disagree: a
