@@ -40,6 +40,14 @@ def test_quick_demo_writes_the_report_with_the_metrics(demo):
     assert re.search(rf"\| state probe MSE/variance: linear velocity \| [0-9.]+ \| {velocity:.4f} \|", md)
     for attr in ("pole_up", "cart_moving"):
         assert f"kNN error@top1: {attr}" in md
+    # The field's per-frame metrics (tcn phase-eval on pole_up), trained and untrained, from its JSON.
+    tau = "validation/kendall_tau/across sequences"
+    tau_mv, tau_base = (_scalar(demo, "mvtcn", "phase_eval_pole_up", tau, b) for b in (None, "untrained"))
+    row = next(line for line in md.splitlines() if line.startswith("| Kendall's tau across sequences"))
+    assert row == f"| Kendall's tau across sequences (1 = aligned, 0 = chance) | {tau_mv:.4f} | {tau_base:.4f} |"
+    for name in ("pole_up: linear SVM accuracy, 100% of training sequences", "pole_up: few-shot accuracy, k=1",
+                 "pole_up: phase progression R^2", "cycle consistency 2-way"):  # fmt: skip
+        assert f"| {name}" in md
     # Every linked file exists, and each step's command is listed.
     for link in re.findall(r"\]\(([^)]+)\)", md):
         assert (demo / link).is_file(), link
@@ -116,7 +124,7 @@ def test_rerun_skips_finished_steps_and_redoes_changed_ones(demo, capsys):
     checkpoint = next((demo / "runs" / "mvtcn" / "checkpoints").glob("*.pt")).stat().st_mtime_ns
     assert main(["demo", "--outdir", str(demo), "--quick", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert out.count("done before, skipped") == 12
+    assert out.count("done before, skipped") == 13
     assert next((demo / "runs" / "mvtcn" / "checkpoints").glob("*.pt")).stat().st_mtime_ns == checkpoint
     assert (demo / "report.md").stat().st_mtime_ns != report  # the report is always rewritten
 
@@ -126,14 +134,14 @@ def test_rerun_skips_finished_steps_and_redoes_changed_ones(demo, capsys):
     shutil.rmtree(demo / "projector")
     assert main(["demo", "--outdir", str(demo), "--quick", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert out.count("done before, skipped") == 11 and "$ tcn project" in out
+    assert out.count("done before, skipped") == 12 and "$ tcn project" in out
     assert (demo / "projector" / "tsne.png").is_file()
 
     # An earlier step that runs again redoes the steps after it (they read its output).
     shutil.rmtree(demo / "imitation" / "views")
     assert main(["demo", "--outdir", str(demo), "--quick", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert out.count("done before, skipped") == 9
+    assert out.count("done before, skipped") == 10
     assert "$ tcn imitate --checkpointdir" in out and "$ tcn project" in out
 
 
@@ -148,3 +156,44 @@ def test_outdir_that_is_a_file_or_holds_other_files_is_refused(tmp_path, capsys)
     assert main(["demo", "--outdir", str(tmp_path / "project"), "--quick"]) == 2
     assert "already holds files that tcn demo did not write" in capsys.readouterr().err
     assert (tmp_path / "project" / "data" / "mine.txt").read_text() == "keep me"
+
+
+def test_pouring_demo_plan_and_its_phase_checks(tmp_path):
+    """--world pouring: the chain runs on the pouring world with its config and label, and
+    its report checks issue 17's targets on the per-frame metrics (each PASS or FAIL as its
+    numbers say)."""
+    from timecontrast.cli.demo import Results, checks, make_plan
+
+    plan = make_plan(tmp_path, quick=False, device=None, world="pouring")
+    argv = {step.name: step.argv for step in plan.steps}
+    assert "--world=pouring" in argv["synth"]
+    assert "--config_paths=demo_pouring.yaml" in argv["train_mvtcn"]
+    assert "--config_paths=demo_pouring.yaml,demo_mftcn.yaml" in argv["train_mftcn"]
+    assert "--label=phase" in argv["phase_eval_mvtcn"]
+    assert plan.steps[[s.name for s in plan.steps].index("phase_eval_mvtcn")].outputs[0].name == "phase_eval.json"
+
+    def results(tau, accuracy, r2, phase_targets=True):
+        def scalars(t, a, p):
+            return {
+                "validation/kendall_tau/across sequences": t,
+                "validation/phase_classification/phase accuracy 100%": a,
+                "validation/phase_progression/phase r2": p,
+            }
+
+        none = {"mvtcn": None, "untrained": None, "mftcn": None}
+        return Results(
+            none, {m: {"average": None} for m in none}, {m: {} for m in none}, [], 1, 10, 10,
+            {"mvtcn": scalars(tau[0], accuracy[0], r2), "untrained": scalars(tau[1], accuracy[1], 0.0)},
+            "phase", phase_targets,
+        )  # fmt: skip
+
+    def phase_lines(r):
+        return [(c.holds, c.detail) for c in checks(r) if "tau" in c.claim or "phase" in c.claim]
+
+    assert phase_lines(results((0.85, 0.09), (0.91, 0.45), 0.83)) == [
+        (True, "0.8500 vs 0.0900"),
+        (True, "0.9100 vs 0.4500"),
+        (True, "0.8300"),
+    ]
+    assert [h for h, _ in phase_lines(results((0.35, 0.09), (0.55, 0.45), 0.49))] == [False, False, False]
+    assert phase_lines(results((0.85, 0.09), (0.91, 0.45), 0.83, phase_targets=False)) == []  # the cart-pole

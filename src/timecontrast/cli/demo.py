@@ -1,11 +1,16 @@
-"""The whole TCN chain on the simulated cartpole world, on a laptop CPU, with a report.
+"""The whole TCN chain on a simulated world (cart-pole, or pouring), on a laptop CPU, with a report.
 
 Steps, each a tcn command run in this process (the report lists them to copy):
-  1. tcn synth       a multi-view cartpole dataset with labels and the true state
-  2. tcn train       a multi-view TCN (configs demo.yaml: small CNN, spatial softmax)
-  3. tcn align / labeled-eval / probe
-                     alignment error, kNN error per attribute and the state probe of the
-                     trained model and of the same network untrained (the baseline)
+  1. tcn synth       a multi-view dataset with labels and the true state (--world:
+                     cartpole, the default, or pouring: a hand pouring into a cup)
+  2. tcn train       a multi-view TCN (configs demo.yaml, or demo_pouring.yaml: small CNN,
+                     spatial softmax)
+  3. tcn align / labeled-eval / probe / phase-eval
+                     alignment error, kNN error per attribute, the state probe and the
+                     field's per-frame metrics (Kendall's tau, cycle consistency, phase
+                     classification and progression of the label pole_up, or of the
+                     pouring's five task phases, checked against targets) of the trained
+                     model and of the same network untrained (the baseline)
   4. tcn train       a multi-frame TCN (demo.yaml + demo_mftcn.yaml: 3-frame clips), its
                      per-frame CNN started from step 2's, then its probe and kNN error
   5. tcn imitate     nearest-neighbour imitation videos (mp4 + GIF)
@@ -21,6 +26,7 @@ mean nothing.
 Example::
 
     tcn demo --outdir demo_output
+    tcn demo --world pouring --outdir demo_pouring
     tensorboard --logdir demo_output/runs
 """
 
@@ -102,6 +108,7 @@ class Plan:
     outdir: Path
     scale: Scale
     device: str | None
+    world: DemoWorld
     steps: list[Step] = field(default_factory=list)
 
     def path(self, *parts: str) -> Path:
@@ -110,18 +117,72 @@ class Plan:
 
 # ----------------------------------------------------------------------------- the plan
 # The results file each metric command writes (evaluation.summaries names it by metric).
-_METRIC_OF_COMMAND = {"align": "alignment", "labeled-eval": "labeled_eval", "probe": "probe"}
+@dataclass(frozen=True)
+class DemoWorld:
+    """What differs between the demo's worlds: the scene, its config and its phase label."""
+
+    name: str  # tcn synth --world
+    config: str  # the training config (the multi-frame run adds demo_mftcn.yaml)
+    label: str  # the per-frame label that tcn phase-eval classifies and follows
+    scene: str  # the report's first words about the data
+    label_text: str  # the report's words on the label and what the per-frame metrics mean here
+    phase_targets: bool  # check issue 17's targets for the per-frame metrics (a task with ordered phases)
 
 
-def _results_file(evaldir: Path, command: str) -> Path:
+WORLDS = {
+    "cartpole": DemoWorld(
+        "cartpole",
+        "demo.yaml",
+        "pole_up",
+        "A cart-pole",
+        "The label `pole_up` (the pole's tip above its hinge) stands in for a task phase: accuracy of a linear SVM "
+        "trained on 10 %, 50 % and 100 % of the training sequences or on k of them; phase progression: R^2 of "
+        "linear regressions to the time from each key event (TCC's), and of a ridge regression to the fraction "
+        "of the current up or down stretch completed. Each cart-pole sequence swings the pole up, balances it and "
+        "lets it fall, again and again at its own times: sequences are not one pass through the same phases, so "
+        "the measures across sequences are lower here than on a task such as pouring (tcn demo --world pouring).",
+        False,
+    ),
+    "pouring": DemoWorld(
+        "pouring",
+        "demo_pouring.yaml",
+        "phase",
+        "A hand pouring from a bottle into a cup",
+        "The label `phase` holds TCC's five pouring phases (before contact, reaching with the bottle, pouring, "
+        "after pouring, bottle back), separated by the key events hand touches bottle, liquid starts exiting, "
+        "pouring complete and bottle back on the table: accuracy of a linear SVM trained on 10 %, 50 % and 100 % "
+        "of the training sequences or on k of them; phase progression: TCC's mean R^2 of linear regressions to "
+        "the time from each key event, and the R^2 of a ridge regression to the fraction of the current phase "
+        "completed.",
+        True,
+    ),
+}
+_METRIC_OF_COMMAND = {
+    "align": "alignment",
+    "labeled-eval": "labeled_eval",
+    "probe": "probe",
+}
+
+
+def _metric(command: str, label: str) -> str:
+    """The results name of a metric command (phase-eval's holds its label unless it is ``phase``)."""
+    if command == "phase-eval":
+        from timecontrast.cli.phase_eval import results_name
+
+        return results_name("phase_eval", label)
+    return _METRIC_OF_COMMAND[command]
+
+
+def _results_file(evaldir: Path, command: str, label: str = "phase") -> Path:
     from timecontrast.evaluation.summaries import results_path
 
-    return results_path(evaldir, _METRIC_OF_COMMAND[command])
+    return results_path(evaldir, _metric(command, label))
 
 
-def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
+def make_plan(outdir: Path, quick: bool, device: str | None, world: str = "cartpole") -> Plan:
     s = QUICK if quick else FULL
-    plan = Plan(outdir, s, device)
+    w = WORLDS[world]
+    plan = Plan(outdir, s, device, w)
     data, runs = plan.path("data"), plan.path("runs")
     mv, mf = runs / "mvtcn", runs / "mftcn"
     dev = ["--device", device] if device else []
@@ -137,7 +198,7 @@ def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
             "Generate the dataset",
             [
                 "synth",
-                "--world=cartpole",
+                f"--world={w.name}",
                 "--views=2",
                 f"--split=train={s.train},val={s.val}",
                 f"--length={s.length}",
@@ -158,7 +219,7 @@ def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
             "Train the multi-view TCN",
             [
                 "train",
-                "--config_paths=demo.yaml",
+                f"--config_paths={w.config}",
                 f"--logdir={mv}",
                 *dev,
                 *data_keys,
@@ -178,6 +239,14 @@ def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
                 [_results_file(mv_eval, metric)],
             )
         )
+    add(
+        Step(
+            "phase_eval_mvtcn",
+            "Evaluate the multi-view TCN and its untrained baseline: Kendall's tau, cycle consistency, phases",
+            ["phase-eval", f"--checkpointdir={mv}", "--once", "--baseline", f"--label={w.label}", *dev],
+            [_results_file(mv_eval, "phase-eval", w.label)],
+        )
+    )
     final_mv = mv / "checkpoints" / f"ckpt-{s.mvtcn_steps:09d}.pt"
     add(
         Step(
@@ -185,7 +254,7 @@ def make_plan(outdir: Path, quick: bool, device: str | None) -> Plan:
             "Train the multi-frame TCN (its per-frame CNN starts from the multi-view TCN's)",
             [
                 "train",
-                "--config_paths=demo.yaml,demo_mftcn.yaml",
+                f"--config_paths={w.config},demo_mftcn.yaml",
                 f"--logdir={mf}",
                 *dev,
                 *data_keys,
@@ -342,6 +411,9 @@ class Results:
     k: int
     step_mv: int
     step_mf: int
+    per_frame: dict[str, dict[str, float | None]] = field(default_factory=dict)  # mvtcn / untrained -> tag -> value
+    label: str = "phase"  # the per-frame metrics' label
+    phase_targets: bool = False  # check the per-frame metrics against issue 17's targets
 
 
 def _knn(result: dict, k: int) -> dict[str, float | None]:
@@ -364,8 +436,15 @@ def collect_results(plan: Plan) -> Results:
     k = min(int(x) for x in next(iter(knn_mv["result"]["attributes"].values())))
     probe_mv, probe_base = _latest(mv_eval, "probe")
     probe_mf, _ = _latest(mf_eval, "probe")
+    frames_metric = _metric("phase-eval", plan.world.label)
+    frames_mv, frames_base = _latest(mv_eval, frames_metric)
     untrained = "untrained"
-    for name, base in (("alignment", align_base), ("labeled_eval", knn_base), ("probe", probe_base)):
+    for name, base in (
+        ("alignment", align_base),
+        ("labeled_eval", knn_base),
+        ("probe", probe_base),
+        (frames_metric, frames_base),
+    ):
         if "result" not in base.get(untrained, {}):
             raise DataError(f"{mv_eval / (name + '.json')}: no untrained baseline; run tcn demo --force")
     from timecontrast.data.dataset_info import read_dataset_info
@@ -398,6 +477,9 @@ def collect_results(plan: Plan) -> Results:
         k=k,
         step_mv=int(align_mv["step"]),
         step_mf=int(align_mf["step"]),
+        per_frame={"mvtcn": frames_mv["scalars"], "untrained": frames_base[untrained]["scalars"]},
+        label=plan.world.label,
+        phase_targets=plan.world.phase_targets,
     )
 
 
@@ -459,7 +541,33 @@ def checks(r: Results) -> list[Check]:
                 f"{_f(m_mf)} vs {_f(m_mv)}",
             )
         )
+    if r.phase_targets:
+        out += _phase_checks(r)
     return out
+
+
+def _phase_checks(r: Results) -> list[Check]:
+    """The per-frame metrics' targets on a task with ordered phases (pouring)."""
+    trained, base = r.per_frame["mvtcn"], r.per_frame["untrained"]
+    tau = "validation/kendall_tau/across sequences"
+    accuracy = f"validation/phase_classification/{r.label} accuracy 100%"
+    progression = f"validation/phase_progression/{r.label} r2"
+    t_mv, t_base = trained.get(tau), base.get(tau)
+    a_mv, a_base = trained.get(accuracy), base.get(accuracy)
+    p_mv = trained.get(progression)
+    return [
+        Check(
+            "trained Kendall's tau across sequences is at least the untrained one's + 0.3",
+            t_mv is not None and t_base is not None and t_mv >= t_base + 0.3,
+            f"{_f(t_mv)} vs {_f(t_base)}",
+        ),
+        Check(
+            f"phase classification ({r.label}, 100 % of training) is at least 15 points above the untrained one's",
+            a_mv is not None and a_base is not None and a_mv >= a_base + 0.15,
+            f"{_f(a_mv)} vs {_f(a_base)}",
+        ),
+        Check("phase progression R^2 (TCC's) is at least 0.5", p_mv is not None and p_mv >= 0.5, f"{_f(p_mv)}"),
+    ]
 
 
 # ------------------------------------------------------------------------------- report
@@ -473,14 +581,14 @@ def write_report(plan: Plan, r: Results, found: list[Check], total_seconds: floa
     from timecontrast.viz.report import Report, machine_summary
 
     out = plan.outdir
-    rep = Report("timecontrast demo: TCN on the simulated cartpole")
+    rep = Report(f"timecontrast demo: TCN on the simulated {plan.world.name}")
     rep.text(
         f"Generated {time.strftime('%Y-%m-%d %H:%M')} by timecontrast {__version__} on {machine_summary()}; "
         f"all steps {total_seconds / 60:.1f} min."
         + (" **--quick run: tiny data, the numbers mean nothing.**" if quick else "")
     )
     rep.text(
-        f"A cart-pole filmed by two cameras ({plan.scale.train} training and {plan.scale.val} validation sequences "
+        f"{plan.world.scene} filmed by two cameras ({plan.scale.train} training and {plan.scale.val} validation sequences "
         f"of {plan.scale.length} frames at {plan.scale.size}x{plan.scale.size}, DM Control's own look; each "
         "sequence places its cameras anew). The multi-view TCN learns, without "
         "labels, an embedding in which the two cameras' frames of the same moment are close and other moments "
@@ -507,6 +615,8 @@ def write_report(plan: Plan, r: Results, found: list[Check], total_seconds: floa
         "the embedding and its change to the true position and velocity, fitted on the training sequences and "
         "scored on the validation ones (1 = no better than the mean)."
     )
+
+    _per_frame_section(rep, r, plan.world)
 
     rep.heading("What motion adds: single-frame against multi-frame TCN")
     motion = {a["name"] for a in r.attributes if a.get("kind") == "motion"}
@@ -567,6 +677,24 @@ def write_report(plan: Plan, r: Results, found: list[Check], total_seconds: floa
     return rep.write(out)
 
 
+def _per_frame_section(rep, r: Results, world: DemoWorld) -> None:
+    """The metrics papers on self-supervised video embeddings report (tcn phase-eval)."""
+    from timecontrast.evaluation.sequence_metrics import describe_scalar
+
+    rep.heading("The field's per-frame metrics (TCC, XIRL)")
+    rows = [
+        [describe_scalar(tag), value, r.per_frame["untrained"].get(tag)] for tag, value in r.per_frame["mvtcn"].items()
+    ]
+    rep.table(["metric (higher is better)", f"trained (step {r.step_mv})", "untrained"], rows)
+    rep.text(
+        "What TCC, XIRL and later papers report, on camera 0 of the validation sequences (definitions and how "
+        "they differ from the papers': docs/evaluation.md). Kendall's tau: each frame's nearest frame in *another* "
+        "sequence should come later when the frame does (1 = aligned, 0 = unrelated); across views: the same "
+        "between the two cameras of one sequence. Cycle consistency: the share of frames that come back to "
+        "themselves through the nearest frames of one (2-way) or two (3-way) other sequences. " + world.label_text
+    )
+
+
 # --------------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -578,6 +706,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick",
         action="store_true",
         help="a seconds-long run on tiny data, to check the chain (numbers mean nothing)",
+    )
+    parser.add_argument(
+        "--world",
+        choices=sorted(WORLDS),
+        default="cartpole",
+        help="cartpole (default): the chain on a cart-pole swing-up; pouring: a hand pouring into a cup, whose "
+        "five task phases the per-frame metrics (Kendall's tau, phase classification and progression) are "
+        "checked on (use another --outdir than the cart-pole demo's)",
     )
     parser.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: runtime.device, auto)")
     parser.add_argument("--force", action="store_true", help="redo every step, also those done before")
@@ -596,7 +732,7 @@ def run(args: argparse.Namespace) -> int:
     outdir.mkdir(parents=True, exist_ok=True)
     if not (outdir / STATE_FILE).is_file():
         _save_state(outdir, {})  # marks the folder as the demo's before anything is written
-    plan = make_plan(outdir, args.quick, args.device)
+    plan = make_plan(outdir, args.quick, args.device, args.world)
     start = time.perf_counter()
     run_steps(plan, args.force)
     results = collect_results(plan)
@@ -616,6 +752,18 @@ def run(args: argparse.Namespace) -> int:
                 f"velocity probe ({key.split()[0]}): single-frame {_f(results.probe['mvtcn'][key])}, "
                 f"multi-frame {_f(results.probe['mftcn'][key])}"
             )
+    from timecontrast.evaluation.sequence_metrics import describe_scalar
+
+    for tag in (
+        "validation/kendall_tau/across sequences",
+        f"validation/phase_classification/{plan.world.label} accuracy 100%",
+        f"validation/phase_progression/{plan.world.label} r2",
+    ):
+        if tag in results.per_frame["mvtcn"]:
+            print(
+                f"{describe_scalar(tag)}: trained {_f(results.per_frame['mvtcn'][tag])}, "
+                f"untrained {_f(results.per_frame['untrained'].get(tag))}"
+            )
     for c in found:
         print(f"  {'PASS' if c.holds else 'FAIL'}  {c.claim}")
     print(f"report: {html_path}  ({md.name} beside it)")
@@ -623,4 +771,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["FULL", "QUICK", "add_arguments", "run"]
+__all__ = ["FULL", "QUICK", "WORLDS", "add_arguments", "run"]

@@ -1,6 +1,6 @@
 """Generate a multi-view dataset from a simulated world: frames, labels and true state.
 
-A MuJoCo world (cartpole, cheetah or finger) is filmed by several cameras at once.
+A MuJoCo world (cartpole, cheetah, finger or pouring) is filmed by several cameras at once.
 Per split, it writes sequence records (records/), labeled frame records (labeled/),
 the true state with camera poses (state/), optionally mp4 videos (videos/), and
 DIR/dataset.json documenting the world and every label attribute. Progress: a bar on a
@@ -14,6 +14,9 @@ Example::
     tcn synth --world cartpole --policy random --cameras fixed,lookatcart --appearance default \\
         --width 96 --height 48 --length 1000 --fps 100 --split train=160,val=20 --workers 0 \\
         --output_dir data/cartpole_paper
+    # the pouring world (labels contact, distance, liquid_flowing, has_liquid, container_angle, phase)
+    tcn synth --world pouring --views 2 --split train=40,val=8 --length 100 --size 64 \\
+        --appearance default --output_dir demo_pouring_data
 """
 
 from __future__ import annotations

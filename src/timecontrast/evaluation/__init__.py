@@ -1,4 +1,5 @@
-"""Evaluation of embeddings: alignment, cross-sequence kNN error, state probe, watcher.
+"""Evaluation of embeddings: alignment, cross-sequence kNN error, state probe, TCC's and
+XIRL's per-frame metrics (``kendall``, ``cycles``, ``phases``, ``sequence_metrics``), watcher.
 
 Metrics are plain functions of numpy arrays (``alignment``, ``knn``, ``probe``); the
 ``tcn align``, ``tcn labeled-eval`` and ``tcn probe`` commands embed data with

@@ -1,4 +1,4 @@
-"""Simulated multi-camera worlds (MuJoCo through the DeepMind Control Suite models).
+"""Simulated multi-camera worlds (MuJoCo: the DeepMind Control Suite models, and a pouring scene of our own).
 
 Each world is filmed by up to eight cameras at once and gives, per frame, its true
 state (positions, velocities), the camera poses and integer labels of static and

@@ -25,9 +25,22 @@ def _hsv(rng: np.random.Generator, saturation: tuple[float, float], value: tuple
 class AppearanceRandomizer:
     """Draws and applies a new look for ``model`` (and uploads recoloured textures)."""
 
-    def __init__(self, model: Any, renderer: SceneRenderer, body_materials: Sequence[str]):
+    def __init__(
+        self,
+        model: Any,
+        renderer: SceneRenderer,
+        body_materials: Sequence[str],
+        contrasting: Sequence[tuple[str, str]] = (),
+    ):
+        """``contrasting``: pairs of materials (a, b) that must not look alike: when their
+        drawn hues are less than a quarter turn apart, b takes the hue opposite a's."""
         self.model, self.renderer = model, renderer
         self.materials = [model.material(name).id for name in body_materials if _has(model.material, name)]
+        self.contrasting = [
+            (model.material(a).id, model.material(b).id)
+            for a, b in contrasting
+            if _has(model.material, a) and _has(model.material, b)
+        ]
         self.textures = {}  # texture id -> (first byte, luminance [n] in [0, 1])
         self.tex_original: dict[str, np.ndarray] = {}  # the model's own texture bytes, for restore()
         for name in ("grid", "skybox"):
@@ -52,6 +65,11 @@ class AppearanceRandomizer:
         # Bodies: bright, saturated hues; they must stand out from the floor and sky.
         for mat in self.materials:
             model.mat_rgba[mat, :3] = _hsv(rng, (0.45, 0.9), (0.6, 1.0))
+        for a, b in self.contrasting:  # no extra draws: the other colours do not change
+            hue_a = colorsys.rgb_to_hsv(*model.mat_rgba[a, :3])[0]
+            hue_b, saturation, value = colorsys.rgb_to_hsv(*model.mat_rgba[b, :3])
+            if min(abs(hue_a - hue_b), 1 - abs(hue_a - hue_b)) < 0.25:
+                model.mat_rgba[b, :3] = colorsys.hsv_to_rgb((hue_a + 0.5) % 1.0, saturation, value)
         if "grid" in self.textures:
             dark = _hsv(rng, (0.1, 0.6), (0.1, 0.35))
             self._recolour("grid", dark, np.clip(dark * rng.uniform(1.3, 1.8), 0, 1))

@@ -134,7 +134,9 @@ class WorldSimulator:
         self.renderer = SceneRenderer(
             self.model, self.width, self.height, shadows=shadows, reflections=reflections, antialiasing=antialiasing
         )
-        self.appearance = AppearanceRandomizer(self.model, self.renderer, self.world.body_materials)
+        self.appearance = AppearanceRandomizer(
+            self.model, self.renderer, self.world.body_materials, self.world.contrasting_materials
+        )
         self.position_names = _coordinate_names(self.model, _QPOS_WIDTH)
         self.velocity_names = _coordinate_names(self.model, _QVEL_WIDTH)
         self.angles = _free_angles(self.model)
@@ -172,6 +174,7 @@ class WorldSimulator:
         world.reset(model, data, rng_state)
         mj.mj_forward(model, data)
         controller = world.controller(policy, model, rng_policy, model.opt.timestep)
+        labeller = world.label_tracker(model)
         if appearance == "random":
             self.appearance.apply(rng_look)
         else:
@@ -191,7 +194,7 @@ class WorldSimulator:
                 self._advance(controller, self.substeps)
             mj.mj_forward(model, data)  # positions, contacts and the scene all at time t
             position[t], velocity[t] = data.qpos, data.qvel
-            for key, value in world.labels(model, data).items():
+            for key, value in labeller(model, data).items():
                 labels[key][t] = value
             target = world.camera_target(model, data)
             progress = t / max(length - 1, 1)

@@ -3,8 +3,10 @@
 A world keeps no per-sequence state (at most a cache of values derived from the model):
 everything that varies per sequence comes in through the seeded ``numpy.random.Generator``
 its methods receive, and the physics lives in the ``MjModel`` / ``MjData`` pair the
-simulator owns. Models are the ones of the DeepMind Control Suite
-(``dm_control.suite``), read from the installed package, so our physics is theirs.
+simulator owns; what a sequence needs to remember lives in the objects made for it (its
+controller, its label tracker). Models are the ones of the DeepMind Control Suite
+(``dm_control.suite``), read from the installed package, so our physics is theirs; the
+pouring world writes its own (simple geoms) and overrides :meth:`World.build_model`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from timecontrast.sim.gl import import_mujoco
 # A controller maps the current MjData to an action [nu] within the actuators' ranges.
 # It is called once per physics step and may keep its own state (phase, noise).
 Controller = Callable[[Any], np.ndarray]
+# A labeller maps (MjModel, MjData) to the integer class of every attribute. It is called
+# once per frame, in order, and may keep the history of one sequence (e.g. task phases).
+Labeller = Callable[[Any, Any], dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -70,11 +75,13 @@ class World(ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]
-    model_file: ClassVar[str]  # file name in dm_control/suite
+    model_file: ClassVar[str]  # file name in dm_control/suite (a world that writes its own MJCF overrides build_model)
     attributes: ClassVar[tuple[Attribute, ...]]
     rig: ClassVar[CameraRig]
     # Materials recoloured per sequence (the floor and sky textures always are).
     body_materials: ClassVar[tuple[str, ...]] = ("self", "effector", "decoration")
+    # Pairs of those materials (a, b) kept apart in hue: b turns when a's colour is too close.
+    contrasting_materials: ClassVar[tuple[tuple[str, str], ...]] = ()
     # Seconds simulated (with the policy running, nothing rendered) before the first frame.
     warmup_seconds: ClassVar[float] = 0.0
 
@@ -113,6 +120,12 @@ class World(ABC):
     @abstractmethod
     def labels(self, model: Any, data: Any) -> dict[str, int]:
         """The integer class of every attribute, for the current state of ``data``."""
+
+    def label_tracker(self, model: Any) -> Labeller:
+        """The labeller of one sequence, called once per frame in order. Default: :meth:`labels`
+        (no history); a world whose labels need the past (task phases) returns one that keeps it."""
+        del model
+        return self.labels
 
     def controller(self, policy: str, model: Any, rng: np.random.Generator, dt: float) -> Controller:
         if policy == "scripted":
