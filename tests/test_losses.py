@@ -163,12 +163,13 @@ def test_npairs_matches_reference(p, num_labels):
 
 
 def test_npairs_large_logits_and_zero_embeddings():
-    a = torch.randn(5, 4) * 1e3
+    a = torch.randn(5, 4, generator=torch.Generator().manual_seed(0)) * 1e3  # seeded: not the global RNG
     b = a.clone()
     labels = torch.arange(5)
     got = npairs(labels, a, b, 0.0)
     assert torch.isfinite(got)
-    assert got.item() == pytest.approx(ref_npairs(labels.numpy(), a.numpy(), b.numpy(), 0.0), rel=1e-6)
+    # Logits of order 1e6 in float32 (24-bit mantissa) against a float64 reference: 1e-5 relative.
+    assert got.item() == pytest.approx(ref_npairs(labels.numpy(), a.numpy(), b.numpy(), 0.0), rel=1e-5)
     # identical zero embeddings: uniform softmax -> log(P)
     z = torch.zeros(5, 4, requires_grad=True)
     loss = npairs(labels, z, z, 0.002)
