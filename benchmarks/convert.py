@@ -179,7 +179,7 @@ def format_rows(root: Path, num_sequences: int, num_frames: int, repeats: int) -
         for name, path in paths.items():
             n, seconds = format_bound(name, path)
             best[name][0] = max(best[name][0], n / seconds)
-            n, seconds = format_convert(name, path, root / f"{name}-records")
+            n, seconds = format_convert(name, path, root / f"{name}-out" / "records")
             best[name][1] = max(best[name][1], n / seconds)
     return [(name, bound_fps, fps) for name, (bound_fps, fps) in best.items()]
 
