@@ -94,61 +94,25 @@ def read_video(path: str | os.PathLike) -> np.ndarray:
     return np.stack(frames)
 
 
-def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
-    """``[H, W, 3]`` uint8 RGB (even H and W) as PyAV's yuv420p array ``[H * 3 // 2, W]``: the Y
-    plane, then the U and V planes (each ``[H/2, W/2]``, flattened into rows of W).
-
-    BT.601 in limited range (Y 16-235, U/V 16-240), each chroma sample the mean of its 2x2
-    pixels: what FFmpeg's swscale gives by default, computed here because swscale's result
-    is not reproducible: the same frames gave another H.264 stream now and then (FFmpeg 8's
-    swscale picks its code path at run time), and a dataset must be the same bytes for a seed.
-    """
-    h, w, _ = rgb.shape
-    x = rgb.astype(np.float32)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    y = 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
-    u = 128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0
-    v = 128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0
-
-    def plane(values: np.ndarray) -> np.ndarray:
-        return np.clip(np.rint(values), 0, 255).astype(np.uint8).ravel()
-
-    def half(values: np.ndarray) -> np.ndarray:  # [H, W] -> [H/2, W/2]: the mean of each 2x2 block
-        return values.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-
-    return np.concatenate([plane(y), plane(half(u)), plane(half(v))]).reshape(h * 3 // 2, w)
-
-
 class _H264Stream:
     """An H.264 (yuv420p) stream in an open container: the encoding both writers share.
 
     Odd frame sizes are padded by one black row/column (yuv420p needs even sizes);
     presentation times come from ``timestamp`` (seconds) or the frame count and rate.
-    ``options`` are extra x264 options. ``reproducible``: convert to yuv420p with
-    :func:`rgb_to_yuv420p` (the same frames always give the same bytes) instead of FFmpeg.
+    ``options`` are extra x264 options.
     """
 
     def __init__(
-        self,
-        container,
-        path: Path,
-        fps: float,
-        width: int,
-        height: int,
-        crf: int,
-        preset: str,
-        reproducible: bool = False,
-        options: dict[str, str] | None = None,
+        self, container, path: Path, fps: float, width: int, height: int, crf: int, preset: str, **options: str
     ) -> None:
         self.container, self.path = container, path
-        self.reproducible = reproducible
         self.width, self.height = width, height
         self.rate = Fraction(fps).limit_denominator(1001)
         self.stream = container.add_stream("libx264", rate=self.rate)
         self.stream.width = width + width % 2
         self.stream.height = height + height % 2
         self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": str(crf), "preset": preset, **(options or {})}
+        self.stream.options = {"crf": str(crf), "preset": preset, **options}
         self.time_base = Fraction(1, 90000)
         self.stream.codec_context.time_base = self.time_base
         self.num_frames = 0
@@ -162,10 +126,7 @@ class _H264Stream:
             )
         if self.width % 2 or self.height % 2:
             rgb = np.pad(rgb, ((0, self.height % 2), (0, self.width % 2), (0, 0)))
-        if self.reproducible:
-            frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(rgb), format="yuv420p")
-        else:  # FFmpeg converts to yuv420p, about 4x faster (what real-time capture needs)
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         seconds = self.num_frames / float(self.rate) if timestamp is None else float(timestamp)
         pts = max(round(seconds / self.time_base), self._last_pts + 1)
         frame.pts, frame.time_base = pts, self.time_base
@@ -190,20 +151,11 @@ class VideoWriter:
     The file is written under a temporary name and renamed by :meth:`close`, so a
     crash never leaves a half-written video at ``path``. Odd frame sizes are padded by
     one black row/column (yuv420p needs even sizes). ``timestamps`` passed to
-    :meth:`write` (seconds) give variable-rate presentation times. ``reproducible``: the
-    same frames always give the same bytes (the colour conversion is done in numpy, about 4x
-    slower than FFmpeg's: for datasets, not for real-time capture).
+    :meth:`write` (seconds) give variable-rate presentation times.
     """
 
     def __init__(
-        self,
-        path: str | os.PathLike,
-        fps: float,
-        width: int,
-        height: int,
-        crf: int = 23,
-        preset: str = "veryfast",
-        reproducible: bool = False,
+        self, path: str | os.PathLike, fps: float, width: int, height: int, crf: int = 23, preset: str = "veryfast"
     ) -> None:
         if fps <= 0:
             raise VideoError(f"{path}: frame rate must be positive, got {fps}")
@@ -214,9 +166,7 @@ class VideoWriter:
         container = None
         try:
             container = av.open(str(self._pending.tmp), mode="w", format="mp4")
-            self._stream = _H264Stream(
-                container, self.path, fps, self.width, self.height, crf, preset, reproducible=reproducible
-            )
+            self._stream = _H264Stream(container, self.path, fps, self.width, self.height, crf, preset)
         except BaseException as exc:
             if container is not None:
                 with contextlib.suppress(av.FFmpegError, OSError):
@@ -332,12 +282,10 @@ class FragmentedVideoWriter:
         gop = str(max(1, round(fps * keyframe_interval)))
         self._stream = _H264Stream(
             self._container, self.path, fps, self.width, self.height, crf, preset,
-            options={
-                "g": gop,
-                "keyint_min": gop,
-                "sc_threshold": "0",  # no extra keyframes at scene cuts: the same cut points in every view
-                "rc-lookahead": str(_lookahead_frames(fps, 0.2)),
-            },
+            g=gop,
+            keyint_min=gop,
+            sc_threshold="0",  # no extra keyframes at scene cuts: the same cut points in every view
+            **{"rc-lookahead": str(_lookahead_frames(fps, 0.2))},
         )  # fmt: skip
         self._sync_interval = sync_interval
         self._last_sync = 0.0  # stream seconds: the recording runs in real time

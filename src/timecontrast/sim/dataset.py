@@ -155,7 +155,7 @@ def write_sequence(output_dir: Path, split: str, seq: SimSequence, jpeg_quality:
         height, width = seq.frames.shape[2:4]
         for v, view in enumerate(seq.frames):
             path = layout.video_path(output_dir, split, seq.name, v)
-            with VideoWriter(path, seq.state.fps, width, height, reproducible=True) as writer:  # same seed, same bytes
+            with VideoWriter(path, seq.state.fps, width, height) as writer:
                 for frame in view:
                     writer.write(frame)
 
