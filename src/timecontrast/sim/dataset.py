@@ -10,7 +10,8 @@
 
 Sequences are numbered across splits (``cartpole_0000`` ... in split order) and
 sequence ``i`` is drawn from ``sequence_rng(seed, i)``: the same arguments give the
-same bytes (the videos: the same frames, see docs/sim.md). ``dataset.json`` is written last, so its presence marks a complete dataset.
+same bytes (the videos: the same frames, see docs/sim.md). ``dataset.json`` is written
+last, so its presence marks a complete dataset.
 """
 
 from __future__ import annotations
@@ -283,7 +284,8 @@ def generate_dataset(
     the world's randomised rig, one per view. ``workers`` processes simulate, render and
     write sequences at once (each its own simulator); every sequence is written as soon as
     it is done, so memory holds ``workers`` sequences whatever the dataset's size, and the
-    files are the same bytes for any number of workers (the videos: the same frames). Returns ``dataset.json``'s content.
+    files are the same bytes for any number of workers (the videos: the same frames).
+    Returns ``dataset.json``'s content.
     """
     world_obj = get_world(world)
     check_views(views)
