@@ -55,8 +55,16 @@ def test_ctrl_c_during_process_conversion(tmp_path):
     command += ["--output_dir", str(out), "--processes", "--workers", "3"]
     # A session of its own, so that the signal reaches the whole process group as a
     # terminal's Ctrl-C does: the CLI and its workers.
+    # SIGINT back to its default in the child: a test run started as a background job of a
+    # non-interactive shell ignores it, and the child would inherit that.
     proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines = []
     deadline = time.monotonic() + 60

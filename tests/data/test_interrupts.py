@@ -13,6 +13,15 @@ from timecontrast.data.interrupts import DeferredInterrupt
 pytestmark = pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
 
 
+@pytest.fixture(autouse=True)
+def python_handles_ctrl_c():
+    """Python's own SIGINT handler, also where the test run was started with SIGINT ignored
+    (a background job of a non-interactive shell)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def _ctrl_c() -> None:
     signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # delivered before this returns
 
