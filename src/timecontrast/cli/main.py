@@ -25,7 +25,7 @@ from timecontrast.errors import TimeContrastError
 # (command, module under timecontrast.cli, one-line help), in pipeline order.
 COMMANDS: list[tuple[str, str, str]] = [
     ("collect", "collect", "record synchronised videos from several cameras"),
-    ("convert", "convert", "convert multi-view videos into sequence records (TFRecord)"),
+    ("convert", "convert", "convert multi-view videos, frame folders, TCC, RLDS or LeRobot data into sequence records"),
     ("synth", "synth", "generate a multi-view dataset from a simulated world"),
     ("inspect", "inspect", "show what a record file, dataset or directory holds"),
     ("train", "train", "train a TCN embedder (multi-view, single-view or multi-frame)"),
