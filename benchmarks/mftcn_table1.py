@@ -218,7 +218,6 @@ def section(scale_name: str, result: dict[str, Any]) -> str:
 
 def write_reproduction(path: Path, results: dict[str, Any]) -> None:
     """Replace the Table I part of ``path`` (between its markers), keeping the rest."""
-
     start, end = "<!-- mftcn_table1:start -->", "<!-- mftcn_table1:end -->"
     body = "\n".join(
         [

@@ -213,7 +213,6 @@ def section(scale_name: str, result: dict[str, Any]) -> str:
 
 def write_reproduction(path: Path, results: dict[str, Any]) -> None:
     """Replace the Table II part of ``path`` (between its markers), keeping the rest."""
-
     start, end = "<!-- rl_cartpole:start -->", "<!-- rl_cartpole:end -->"
     body = "\n".join(
         [

@@ -222,3 +222,10 @@ def test_help_describes_every_flag(capsys):
                  "--svm_c", "--baseline", "--once", "--checkpoint_iter"):  # fmt: skip
         assert flag in text
     assert "tcn phase-eval --checkpointdir runs/demo --once --baseline --label pole_up" in text
+
+
+def test_the_commands_metric_names_are_the_librarys():
+    from timecontrast.cli import phase_eval
+    from timecontrast.evaluation import sequence_metrics
+
+    assert phase_eval.ALL == sequence_metrics.METRICS and set(sequence_metrics.LABELLED) == phase_eval.LABELLED

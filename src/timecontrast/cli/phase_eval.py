@@ -39,6 +39,8 @@ from timecontrast.cli.align import (
 )
 from timecontrast.errors import ConfigError, DataError
 
+# evaluation.sequence_metrics' METRICS and LABELLED, repeated so that building the parser
+# (tcn --help) does not import torch and scikit-learn; a test checks they agree.
 ALL = ("kendall", "cycle", "classification", "few_shot", "progression")
 LABELLED = {"classification", "few_shot", "progression"}
 

@@ -87,14 +87,18 @@ def cycle_consistency(
     max_triples: int = 2000,
     seed: int = 0,
     device: str | torch.device | None = None,
+    table: Matches | None = None,
 ) -> CycleResult:
-    """XIRL's 2-way and 3-way cycle consistency of per-sequence embeddings ``[T_i, D]`` (>= 2)."""
+    """XIRL's 2-way and 3-way cycle consistency of per-sequence embeddings ``[T_i, D]`` (>= 2).
+
+    ``table``: their :func:`match_table` at ``stride`` when already built."""
     n = len(embeddings)
     if n < 2:
         raise DataError(f"cycle consistency needs at least 2 sequences, got {n}")
     if max_triples < 1:
         raise DataError(f"max_triples {max_triples}: must be at least 1")
-    table = match_table(strided(embeddings, stride), device=device)
+    if table is None:
+        table = match_table(strided(embeddings, stride), device=device)
     two = [two_way_returns(table, u, v) for u, v in sorted(table)]
     triples = choose_triples(n, max_triples, seed) if n >= 3 else []
     exact, near = [], []

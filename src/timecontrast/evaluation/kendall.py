@@ -36,7 +36,7 @@ import torch
 from scipy.stats import kendalltau
 
 from timecontrast.errors import DataError
-from timecontrast.evaluation.matches import match_table, strided
+from timecontrast.evaluation.matches import Matches, match_table, strided
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +68,21 @@ def _mean(taus: list[float]) -> TauResult:
 
 
 def kendalls_tau_across_sequences(
-    embeddings: Sequence[np.ndarray], stride: int = 1, device: str | torch.device | None = None
+    embeddings: Sequence[np.ndarray],
+    stride: int = 1,
+    device: str | torch.device | None = None,
+    table: Matches | None = None,
 ) -> TauResult:
     """TCC's Kendall's τ over every ordered pair of different sequences.
 
     ``embeddings``: one ``[T_i, D]`` array per sequence (lengths may differ); at least two.
+    ``table``: their :func:`match_table` at ``stride`` when already built (cycle consistency
+    uses the same one).
     """
     if len(embeddings) < 2:
         raise DataError(f"Kendall's tau across sequences needs at least 2 sequences, got {len(embeddings)}")
-    table = match_table(strided(embeddings, stride), device=device)
+    if table is None:
+        table = match_table(strided(embeddings, stride), device=device)
     return _mean([matched_tau(table[pair]) for pair in sorted(table)])
 
 

@@ -42,6 +42,7 @@ import numpy as np
 from timecontrast.errors import DataError
 from timecontrast.evaluation.cycles import CycleResult, cycle_consistency
 from timecontrast.evaluation.kendall import TauResult, kendalls_tau_across_sequences, kendalls_tau_across_views
+from timecontrast.evaluation.matches import match_table, strided
 from timecontrast.evaluation.phases import (
     FRACTIONS,
     SHOTS,
@@ -242,15 +243,18 @@ def metrics_of_embeddings(
     """
     o = options
     result = SequenceMetricsResult(o.label if o.labelled else None, o.view, len(train), len(val))
+    table = None  # the nearest frames between validation sequences: built once for tau and cycles
+    if len(val) >= 2 and ("cycle" in o.metrics or ("kendall" in o.metrics and "sequences" in o.across)):
+        table = match_table(strided(val, o.stride), device=device)
     if "kendall" in o.metrics:
         if "sequences" in o.across:
-            result.kendall["sequences"] = kendalls_tau_across_sequences(val, o.stride, device)
+            result.kendall["sequences"] = kendalls_tau_across_sequences(val, o.stride, device, table)
         if "views" in o.across:
             if val_all_views is None:
                 raise DataError("Kendall's tau across views needs the embeddings of every view")
             result.kendall["views"] = kendalls_tau_across_views(val_all_views, o.stride, device)
     if "cycle" in o.metrics:
-        result.cycle = cycle_consistency(val, o.stride, o.max_triples, o.seed, device)
+        result.cycle = cycle_consistency(val, o.stride, o.max_triples, o.seed, device, table)
     if o.labelled:
         if val_labels is None or len(val_labels) != len(val) or len(train_labels) != len(train):
             raise DataError("the phase metrics need per-frame labels of every training and validation sequence")

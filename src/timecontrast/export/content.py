@@ -56,9 +56,11 @@ def labeled_record_labels(path: Path, name: str, length: int) -> dict[str, np.nd
     """``{label: [T] int64}`` of sequence ``name`` from its labeled frame records (timesteps
     without a labeled frame: :data:`UNLABELED`). A frame without a ``timestep`` is the record's index."""
     out: dict[str, np.ndarray] = {}
-    for i, frame in enumerate(iter_labeled_frames(path)):
+    i = -1  # index among this sequence's frames (a file may hold other sequences' too)
+    for frame in iter_labeled_frames(path):
         if frame.task != name:
             continue
+        i += 1
         t = i if frame.timestep is None else frame.timestep
         if not 0 <= t < length:
             raise DataError(
@@ -73,7 +75,9 @@ def labeled_record_labels(path: Path, name: str, length: int) -> dict[str, np.nd
 
 
 def sequence_labels(sequence: MultiViewSequence) -> dict[str, np.ndarray]:
-    """Every per-frame label of ``sequence``, sorted by name: ``{label: [T] int64}``."""
+    """Every per-frame label of ``sequence``, sorted by name: ``{label: [T] int64}``: its state
+    file's labels, or, for sequences without them, those of its labeled frame records (which
+    this project writes from the state's labels: reading both would decode nothing new)."""
     length = sequence.length
     labels = {str(k): np.asarray(v, np.int64) for k, v in (sequence.labels or {}).items()}
     for key, values in labels.items():
@@ -84,9 +88,8 @@ def sequence_labels(sequence: MultiViewSequence) -> dict[str, np.ndarray]:
             )
     path = getattr(sequence, "path", None)
     labeled = labeled_path_of(path, sequence.name) if path is not None else None
-    if labeled is not None and labeled.is_file():
-        for key, values in labeled_record_labels(labeled, sequence.name, length).items():
-            labels.setdefault(key, values)
+    if not labels and labeled is not None and labeled.is_file():
+        labels = labeled_record_labels(labeled, sequence.name, length)
     return dict(sorted(labels.items()))
 
 

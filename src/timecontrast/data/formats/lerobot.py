@@ -95,7 +95,7 @@ def numeric_keys(meta: DatasetMeta) -> list[str]:
 
 @functools.lru_cache(maxsize=4)
 def _episode_rows(data_path: str, mtime_ns: int, episode: int, columns: tuple[str, ...]) -> dict[str, Any]:
-    """The rows of one episode (cached: :meth:`LeRobotEpisode.state` and ``labels`` share a read)."""
+    """The rows of one episode (cached: :meth:`LeRobotEpisode.state` and ``labels`` read the same columns)."""
     del mtime_ns  # part of the cache key only: a rewritten file is read again
     return read_parquet(Path(data_path), list(columns), episode=episode)
 
@@ -153,6 +153,12 @@ class LeRobotEpisode(SourceSequence):
     def fingerprint(self) -> dict[str, Any]:
         return {"data": file_fingerprint(self.episode.data_path, episode=self.episode.index)}
 
+    def _sidecar_rows(self) -> dict[str, Any]:
+        """The episode's rows of every column :meth:`state` and :meth:`labels` use: one
+        (cached) parquet read for both."""
+        keys = [STATE_KEY, VELOCITY_KEY, *numeric_keys(self.meta), *LABEL_KEYS]
+        return self._rows(["timestamp", *(k for k in keys if k in self.meta.features)])
+
     def _rows(self, columns: Sequence[str]) -> dict[str, Any]:
         path = self.episode.data_path
         try:
@@ -178,10 +184,7 @@ class LeRobotEpisode(SourceSequence):
         has_state = STATE_KEY in self.meta.features
         if not has_state and not extras_keys:
             return None
-        columns = ["timestamp", *([STATE_KEY] if has_state else []), *extras_keys]
-        if VELOCITY_KEY in self.meta.features:
-            columns.append(VELOCITY_KEY)
-        rows = self._rows(columns)
+        rows = self._sidecar_rows()
         t = self.episode.length
         position = self._vector(rows, STATE_KEY) if has_state else np.zeros((t, 0))
         position_names = feature_names(self.meta, STATE_KEY, position.shape[1]) if has_state else []
@@ -206,7 +209,7 @@ class LeRobotEpisode(SourceSequence):
         keys = [k for k in LABEL_KEYS if k in self.meta.features]
         if not keys:
             return None
-        rows = self._rows(["timestamp", *keys])
+        rows = self._sidecar_rows()
         return {k: np.asarray(rows[k], dtype=np.int64).reshape(-1) for k in keys}
 
 
