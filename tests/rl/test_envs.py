@@ -63,6 +63,23 @@ def test_spaces_time_and_rewards():
     assert a.shape == (5,) and not np.allclose(a, b)
 
 
+def test_position_observation_is_the_state_without_its_velocities():
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, size=(30, 1))
+    for world, task, positions in (("cartpole", "swingup", 3), ("cheetah", "walk", 8)):
+        state = make_env(world, task, obs="state")
+        position = make_env(world, task, obs="position")
+        assert position.observation_space.shape == (positions,)
+        a, _ = state.reset(seed=3)
+        b, _ = position.reset(seed=3)
+        for action in actions:
+            np.testing.assert_array_equal(b, a[:positions])  # dm_control puts the position first
+            assert b.dtype == np.float32 and position.observation_space.contains(b)
+            a = state.step(np.resize(action, state.action_space.shape))[0]
+            b = position.step(np.resize(action, position.action_space.shape))[0]
+        assert not np.allclose(a[positions:], 0)  # the velocities it leaves out are there
+
+
 def test_seeding_gives_the_same_episode():
     rng = np.random.default_rng(0)
     actions = rng.uniform(-1, 1, size=(15, 1))

@@ -7,7 +7,8 @@
                  --record DIR every episode written as tcn synth writes a sequence (records
                  of every camera and the true state: demonstrations for tcn reward)
 
-Observations (--obs): state (the world's true state), pixels (camera --view; stable-baselines3's
+Observations (--obs): state (the world's true state), position (its positions without the
+velocities: what a single frame can show), pixels (camera --view; stable-baselines3's
 CNN policy), embedding (the frames through the TCN of --checkpointdir: a multi-frame model sees
 the clip of its last frames, built as in training), random (noise of the state's size: what a
 policy learns without information). Rewards (--reward): env (the world's own task reward),
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--logdir", required=True, help="the run's folder (settings, checkpoints, TensorBoard)")
     train.add_argument("--world", default="cartpole", help="cartpole (swingup, balance) or cheetah (run, walk)")
     train.add_argument("--task", default="swingup", help="the world's task (default: swingup)")
-    train.add_argument("--obs", default="state", help="state | pixels | embedding | random (default: state)")
+    train.add_argument("--obs", default="state", help="state | position | pixels | embedding | random (default: state)")
     train.add_argument("--reward", default="env", help="env | imitation | goal (default: env)")
     train.add_argument("--reward_mode", default="replace", help="replace the env's reward or add to it")
     train.add_argument("--checkpointdir", default=None, help="the TCN run or checkpoint (--obs embedding, --reward)")

@@ -18,7 +18,8 @@ multi-frame model's clip stride spans the same time as in training. ``fps`` must
 
 **Observations** (``obs``): ``state`` (dm_control's observation dict, flattened to
 float32: cart-pole position [x, cos θ, sin θ] and velocity [ẋ, θ̇], 5 values; cheetah 17),
-``pixels`` (the frame of camera ``view``, ``[height, width, 3]`` uint8), ``random``
+``position`` (its position part only, without the velocities: what one frame can show;
+cart-pole 3 values, cheetah 8), ``pixels`` (the frame of camera ``view``, ``[height, width, 3]`` uint8), ``random``
 (standard normal noise the size of the state: the "random state" baseline) and, through
 :func:`make_env`, ``embedding`` (:class:`~timecontrast.rl.wrappers.EmbeddingObservation`).
 Actions are ``Box(-1, 1, [nu])``. Episodes end by time limit only (``truncated``).
@@ -68,7 +69,7 @@ except ImportError as exc:
 
 # The tasks of each world (timecontrast.rl.tasks builds them).
 WORLD_TASKS: dict[str, tuple[str, ...]] = {"cartpole": ("swingup", "balance"), "cheetah": ("run", "walk")}
-OBS_MODES = ("state", "pixels", "embedding", "random")
+OBS_MODES = ("state", "position", "pixels", "embedding", "random")
 DEFAULT_FPS = 50.0  # the Table I recipe's frame rate (tcn synth --fps 50)
 VEC_ENVS = ("dummy", "subproc")
 
@@ -99,7 +100,7 @@ def action_repeat_for(fps: float, control_timestep: float) -> int:
 class SimWorldEnv(gym.Env):
     """A simulated world's dm_control task as a Gymnasium environment (see the module doc).
 
-    ``obs``: ``state`` | ``pixels`` | ``random`` (``embedding`` is :func:`make_env`'s).
+    ``obs``: ``state`` | ``position`` | ``pixels`` | ``random`` (``embedding`` is :func:`make_env`'s).
     ``cameras``: model camera names or ids (default the world's DM Control pair, e.g.
     ``("fixed", "lookatcart")``), or a number of views of the world's randomised rig;
     ``view`` picks the one of the ``pixels`` observation and ``render()``.
@@ -126,9 +127,9 @@ class SimWorldEnv(gym.Env):
         render_mode: str | None = "rgb_array",
     ) -> None:
         check_world_task(world, task)
-        if obs not in ("state", "pixels", "random"):
+        if obs not in ("state", "position", "pixels", "random"):
             raise ConfigError(
-                f"SimWorldEnv observes 'state', 'pixels' or 'random', got {obs!r}; "
+                f"SimWorldEnv observes 'state', 'position', 'pixels' or 'random', got {obs!r}; "
                 "for 'embedding' use make_env(..., obs='embedding', embedder=...)"
             )
         if appearance not in APPEARANCES:
@@ -166,7 +167,8 @@ class SimWorldEnv(gym.Env):
         if obs == "pixels":
             self.observation_space = spaces.Box(0, 255, (self.height, self.width, 3), np.uint8)
         else:
-            self.observation_space = spaces.Box(-np.inf, np.inf, (self._state_size,), np.float32)
+            size = self.position().size if obs == "position" else self._state_size
+            self.observation_space = spaces.Box(-np.inf, np.inf, (size,), np.float32)
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": self.fps}
         self.spec = EnvSpec(
@@ -236,6 +238,10 @@ class SimWorldEnv(gym.Env):
         observation = self._dm_env.task.get_observation(self.physics)
         return np.concatenate([np.ravel(v) for v in observation.values()]).astype(np.float32)
 
+    def position(self) -> np.ndarray:
+        """The ``position`` part of dm_control's observation (no velocities): ``[P]`` float32."""
+        return np.ravel(self._dm_env.task.get_observation(self.physics)["position"]).astype(np.float32)
+
     def set_state(self, position: np.ndarray, velocity: np.ndarray) -> None:
         """Put the physics into ``qpos = position``, ``qvel = velocity`` (e.g. a recorded
         sequence's true state, :class:`~timecontrast.data.state.SequenceState`)."""
@@ -249,6 +255,8 @@ class SimWorldEnv(gym.Env):
             return self.render()
         if self.obs == "random":
             return self._noise.standard_normal(self._state_size).astype(np.float32)
+        if self.obs == "position":
+            return self.position()
         return self.state()
 
     # ----------------------------------------------------------------- rendering

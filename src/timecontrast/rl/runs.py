@@ -46,7 +46,7 @@ CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 ALGOS = ("ppo", "sac")
 REWARDS = ("env", "imitation", "goal")
-OBSERVATIONS = ("state", "pixels", "embedding", "random")
+OBSERVATIONS = ("state", "position", "pixels", "embedding", "random")
 _CHECKPOINT = re.compile(r"^policy-(\d{9})\.zip$")
 # Settings that may change between a run and its resumption (they do not change what is learned).
 RESUMABLE = ("steps", "save_every", "device")
