@@ -5,10 +5,13 @@ the return. This runs the same comparison with the same env-step budget for ever
 through the commands a user runs (``tcn rl train``, ``tcn rl eval``):
 
 - ``state``: the true state (position, cos/sin of the angle, velocities);
+- ``position``: the true state without its velocities (not in the paper): what any single
+  frame can show, so the ceiling of a single-frame observation for a policy without memory;
 - ``random``: noise of the state's size (what PPO learns without information);
 - ``pixels``: camera 0's 96x48 frames, the last 3 stacked, stable-baselines3's CNN policy;
 - ``tcn_1frame``: the single-frame TCN (Table I's lookback 1) of camera 0's frame;
-- ``tcn_<K>frames``: the multi-frame TCN with lookback K (the clip of the last K frames).
+- ``tcn_<K>frames``: the multi-frame TCN with lookback K (the clip of the last K frames; the
+  paper's K = 5, ``table1_lookback5.yaml``).
 
 The TCNs are Table I's runs (``benchmarks/mftcn_table1.py``, ``runs/table1_<scale>/lookback<K>``),
 trained first when they are not there. Each row is evaluated over ``--episodes`` episodes
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -44,6 +48,7 @@ REPRODUCTION = ROOT / "docs" / "reproduction.md"
 PAPER = {"state": 861, "random": 121, "pixels": 284, "tcn_1frame": 551, "tcn_5frames": 701}
 ROW_NAMES = {
     "state": "true state",
+    "position": "true position, no velocities (what one frame shows)",
     "random": "random state (noise)",
     "pixels": "pixels (3 stacked frames, CNN)",
     "tcn_1frame": "TCN embedding, 1 frame",
@@ -67,12 +72,14 @@ class Scale:
 PPO = ("n_steps=256", "batch_size=256", "n_epochs=10", "learning_rate=0.0003", "gamma=0.99", "gae_lambda=0.95")
 SCALES = {
     "smoke": Scale(256, 2, 2, ("n_steps=64", "batch_size=64", "n_epochs=2"), 2, "smoke", 40, 10),
-    "cpu": Scale(200_000, 20, 8, PPO, 4, "cpu"),
-    "paper": Scale(1_000_000, 20, 16, PPO, 4, "paper"),
+    "cpu": Scale(200_000, 20, 8, PPO, 5, "cpu"),
+    "paper": Scale(1_000_000, 20, 16, PPO, 5, "paper"),
 }
 
 
+@functools.cache
 def _table1() -> Any:
+    """benchmarks/mftcn_table1.py as a module (loaded once)."""
     spec = importlib.util.spec_from_file_location("mftcn_table1", ROOT / "benchmarks" / "mftcn_table1.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -103,7 +110,7 @@ def tcn(argv: list[str]) -> str:
 
 def row_arguments(name: str, runs: dict[int, Path], scale: Scale) -> list[str]:
     """tcn rl train's observation options of one row."""
-    if name in ("state", "random"):
+    if name in ("state", "position", "random"):
         return ["--obs", name]
     if name == "pixels":
         return ["--obs", "pixels", "--frame_stack", "3"]
@@ -167,14 +174,38 @@ def env_speed(runs: dict[int, Path], scale: Scale, device: str) -> dict[str, flo
     return rates
 
 
+def frames_of(key: str) -> int | None:
+    """The frames a TCN row's model embeds (``tcn_1frame`` 1, ``tcn_<K>frames`` K); None for other rows."""
+    if key == "tcn_1frame":
+        return 1
+    if key.startswith("tcn_") and key.endswith("frames") and key[4:-6].isdigit():
+        return int(key[4:-6])
+    return None
+
+
+def ordered(rows: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The rows in the table's order: the named rows as ROW_NAMES lists them, then the TCNs by frames."""
+    names = list(ROW_NAMES)
+    return sorted(
+        rows.items(), key=lambda kv: (names.index(kv[0]) if kv[0] in names else len(names), frames_of(kv[0]) or 0)
+    )
+
+
+def multi_frame_row(rows: dict[str, Any]) -> str | None:
+    """The multi-frame row the targets are about: the paper's 5 frames, else the most frames."""
+    multi = {k: frames_of(k) for k in rows if (frames_of(k) or 0) > 1}
+    return "tcn_5frames" if "tcn_5frames" in multi else max(multi, key=lambda k: multi[k], default=None)
+
+
 def table(result: dict[str, Any]) -> str:
     """Our rows beside the paper's."""
     lines = ["| observation | paper return | ours (mean ± std) | train minutes |", "|---|---:|---:|---:|"]
-    for key, row in result["rows"].items():
-        paper_key = "tcn_5frames" if key.startswith("tcn_") and key != "tcn_1frame" else key
+    for key, row in ordered(result["rows"]):
+        frames = frames_of(key)
+        paper_key = "tcn_5frames" if frames is not None and frames > 1 else key
         paper = PAPER.get(paper_key)
-        label = ROW_NAMES.get(key) or f"TCN embedding, {key.removeprefix('tcn_').removesuffix('frames')} frames"
-        if paper_key == "tcn_5frames":
+        label = ROW_NAMES.get(key) or f"TCN embedding, {frames} frames"
+        if paper_key == "tcn_5frames" and frames != 5:
             label += " (paper: 5 frames)"
         lines.append(
             f"| {label} | {paper if paper is not None else '-'} | {row['mean']:.0f} ± {row['std']:.0f} | "
@@ -194,15 +225,27 @@ def section(scale_name: str, result: dict[str, Any]) -> str:
         f"`{' '.join(result.get('pixels_hyper', []))}`), {result['episodes']} evaluation "
         f"episodes per row; wall time {result['wall_seconds'] / 60:.0f} min.",
         "",
+    ]
+    kept = result.get("kept_rows")
+    if kept:
+        lines += [
+            f"That run measured {', '.join(k for k in rows if k not in kept)}; the rows "
+            f"{', '.join(f'{k} ({when})' for k, when in kept.items())} are kept from an earlier run with the same "
+            "settings (`--rows`).",
+            "",
+        ]
+    lines += [
         table(result),
         "",
     ]
     state = rows.get("state", {}).get("mean")
     random = rows.get("random", {}).get("mean")
-    multi = next((v["mean"] for k, v in rows.items() if k.startswith("tcn_") and k != "tcn_1frame"), None)
+    multi_key = multi_frame_row(rows)
+    multi = rows[multi_key]["mean"] if multi_key is not None else None
     if state and random is not None and multi is not None:
         lines.append(
-            f"The multi-frame embedding reaches {multi / state:.2f} x the true state's return and "
+            f"The multi-frame embedding ({frames_of(multi_key)} frames) reaches {multi / state:.2f} x the true "
+            "state's return and "
             f"{multi / random if random > 0 else float('inf'):.1f} x the random state's."
         )
     base = speed.get("state")
@@ -221,7 +264,7 @@ def write_reproduction(path: Path, results: dict[str, Any]) -> None:
             "",
             "Dwibedi et al. 2018, Table II (return of PPO on cart-pole swing-up, 96x48 frames), beside our",
             "runs of `benchmarks/rl_cartpole.py` (`tcn rl train` / `tcn rl eval`; returns on dm_control's 0-1000",
-            "scale, 10 s episodes). The paper's multi-frame row embeds 5 frames; ours embeds Table I's largest lookback.",
+            "scale, 10 s episodes). The paper's multi-frame row embeds 5 frames; rows of other lookbacks are marked.",
             "",
             *(section(name, results[name]) for name in ("cpu", "paper") if name in results),
             end,
@@ -236,7 +279,7 @@ def run(scale_name: str, outdir: Path, device: str, rows: tuple[str, ...] | None
     scale = SCALES[scale_name]
     start = time.perf_counter()
     runs = tcn_runs(scale, outdir, device)
-    names = rows or ("state", "random", "pixels", "tcn_1frame", f"tcn_{scale.lookback}frames")
+    names = rows or ("state", "position", "random", "pixels", "tcn_1frame", f"tcn_{scale.lookback}frames")
     result_rows = {}
     for name in names:
         result_rows[name] = train_and_evaluate(name, runs, scale, outdir, device)
@@ -289,7 +332,13 @@ def main() -> int:
         old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         if rows:  # some rows again: the others stay as they were measured
             before = old.get("by_scale", {}).get(scale_name, {})
-            result = {**result, "rows": {**before.get("rows", {}), **result["rows"]}}
+            kept = [k for k in before.get("rows", {}) if k not in result["rows"]]
+            if kept:
+                result = {
+                    **result,
+                    "rows": {**before["rows"], **result["rows"]},
+                    "kept_rows": {k: before.get("kept_rows", {}).get(k, before.get("date")) for k in kept},
+                }
         by_scale = {**old.get("by_scale", {}), scale_name: result}
         write_text(RESULTS, json.dumps({**result, "scale_name": scale_name, "by_scale": by_scale}, indent=1) + "\n")
         write_reproduction(REPRODUCTION, by_scale)

@@ -61,12 +61,14 @@ def test_section_reports_the_ratios_and_replaces_only_its_part(bench, tmp_path):
 
 
 def test_rows_observe_what_their_names_say(bench, tmp_path):
-    runs = {1: tmp_path / "lookback1", 4: tmp_path / "lookback4"}
+    runs = {1: tmp_path / "lookback1", 5: tmp_path / "lookback5"}
     scale = bench.SCALES["cpu"]
+    assert scale.lookback == 5  # the paper's multi-frame row
     assert bench.row_arguments("random", runs, scale) == ["--obs", "random"]
+    assert bench.row_arguments("position", runs, scale) == ["--obs", "position"]
     assert bench.row_arguments("pixels", runs, scale) == ["--obs", "pixels", "--frame_stack", "3"]
     assert bench.row_arguments("tcn_1frame", runs, scale)[-1] == str(runs[1])
-    assert bench.row_arguments("tcn_4frames", runs, scale)[-1] == str(runs[4])
+    assert bench.row_arguments("tcn_5frames", runs, scale)[-1] == str(runs[5])
 
 
 def test_only_the_pixel_row_changes_the_hyperparameters(bench):
@@ -74,3 +76,41 @@ def test_only_the_pixel_row_changes_the_hyperparameters(bench):
     assert bench.hyperparameters("state", scale) == list(scale.hyper)
     pixels = dict(item.split("=") for item in bench.hyperparameters("pixels", scale))
     assert pixels["n_epochs"] == "4" and pixels["n_steps"] == "256"
+
+
+def test_rows_come_in_the_tables_order_and_the_targets_use_the_papers_five_frames(bench):
+    rows = dict.fromkeys(["tcn_5frames", "random", "tcn_4frames", "position", "state", "tcn_1frame", "pixels"], {})
+    assert [k for k, _ in bench.ordered(rows)] == [
+        "state", "position", "random", "pixels", "tcn_1frame", "tcn_4frames", "tcn_5frames"
+    ]  # fmt: skip
+    assert bench.multi_frame_row(rows) == "tcn_5frames"
+    assert bench.multi_frame_row({"tcn_1frame": {}, "tcn_2frames": {}, "tcn_3frames": {}}) == "tcn_3frames"
+    assert bench.multi_frame_row({"state": {}, "tcn_1frame": {}}) is None
+    text = bench.table(_result({"state": 800.0, "tcn_4frames": 300.0, "tcn_5frames": 600.0, "position": 200.0}))
+    assert "| TCN embedding, 5 frames | 701 | 600 ± 10 | 2.0 |" in text  # no "(paper: 5 frames)" on the paper's own
+    assert "| true position, no velocities (what one frame shows) | - | 200 ± 10 | 2.0 |" in text
+
+
+def test_a_run_of_some_rows_keeps_the_others_and_says_so(bench, tmp_path, monkeypatch):
+    results, doc = tmp_path / "rl_cartpole.json", tmp_path / "reproduction.md"
+    monkeypatch.setattr(bench, "RESULTS", results)
+    monkeypatch.setattr(bench, "REPRODUCTION", doc)
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    first = {**_result({"state": 800.0, "random": 100.0, "tcn_5frames": 300.0}), "date": "2026-11-30"}
+    second = {**_result({"tcn_5frames": 600.0, "position": 200.0}), "date": "2026-12-02"}
+    runs = iter([first, second])
+    monkeypatch.setattr(bench, "run", lambda *args: next(runs))
+    monkeypatch.setattr(sys, "argv", ["rl_cartpole.py", "--scale", "cpu"])
+    assert bench.main() == 0
+    monkeypatch.setattr(sys, "argv", ["rl_cartpole.py", "--scale", "cpu", "--rows", "tcn_5frames,position"])
+    assert bench.main() == 0
+    import json
+
+    saved = json.loads(results.read_text())
+    assert {k: v["mean"] for k, v in saved["rows"].items()} == {
+        "state": 800.0, "random": 100.0, "tcn_5frames": 600.0, "position": 200.0
+    }  # fmt: skip
+    assert saved["kept_rows"] == {"state": "2026-11-30", "random": "2026-11-30"}
+    text = doc.read_text()
+    assert "That run measured tcn_5frames, position; the rows state (2026-11-30), random (2026-11-30) are kept" in text
+    assert "reaches 0.75 x the true state's return" in text
