@@ -79,7 +79,7 @@ def test_only_the_pixel_row_changes_the_hyperparameters(bench):
 
 
 def test_rows_come_in_the_tables_order_and_the_targets_use_the_papers_five_frames(bench):
-    rows = dict.fromkeys(["tcn_5frames", "random", "tcn_4frames", "position", "state", "tcn_1frame", "pixels"], {})
+    rows = {key: {} for key in ["tcn_5frames", "random", "tcn_4frames", "position", "state", "tcn_1frame", "pixels"]}
     assert [k for k, _ in bench.ordered(rows)] == [
         "state", "position", "random", "pixels", "tcn_1frame", "tcn_4frames", "tcn_5frames"
     ]  # fmt: skip

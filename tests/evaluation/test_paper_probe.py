@@ -185,3 +185,21 @@ def test_tcn_probe_paper_writes_the_tables_keys(cartpole_run, capsys):
     assert "--probes" in capsys.readouterr().err
     assert main([*argv[:-2], "--max_steps", "10"]) == 2
     assert "--max_steps is for --protocol paper" in capsys.readouterr().err
+
+
+def test_tcn_probe_inputs_current_fits_on_the_embedding_alone_into_its_own_file(cartpole_run, capsys):
+    out = cartpole_run.parent / "probe_current_out"
+    argv = ["probe", "--checkpointdir", str(cartpole_run), "--once", "--outdir", str(out), "--protocol", "paper"]
+    assert main([*argv, "--inputs", "current", "--max_steps", "10", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    current = json.loads((out / "probe_paper_current.json").read_text())["checkpoints"]["2"]["result"]
+    assert set(current["errors"]) == {"position", "motion", *PAPER_KEYS}
+    assert not (out / "probe_paper.json").exists()  # the paper's inputs' results stay apart
+    assert (
+        main(["probe", "--checkpointdir", str(cartpole_run), "--once", "--outdir", str(out), "--inputs", "current"])
+        == 0
+    )
+    assert (out / "probe_current.json").is_file()
+    with pytest.raises(SystemExit) as exit_info:  # argparse: one of change, current
+        main([*argv, "--inputs", "both"])
+    assert exit_info.value.code == 2 and "change" in capsys.readouterr().err

@@ -43,6 +43,32 @@ def test_probe_features_are_embedding_and_difference():
     np.testing.assert_array_equal(f[:, 3:], e[1:] - e[:-1])
 
 
+def test_current_inputs_are_the_embedding_alone_and_cannot_give_the_velocity():
+    e = np.arange(12, dtype=float).reshape(4, 3) ** 2
+    np.testing.assert_array_equal(probe_features(e, "current"), e[1:])
+    with pytest.raises(ValueError, match="change, current"):
+        probe_features(e, "both")
+    # Embeddings that encode the position only: e_t alone predicts the position but not the
+    # velocity, which the change input (the paper's) recovers.
+    rng = np.random.default_rng(1)
+    maps = [rng.normal(size=(1, 6)), rng.normal(size=(1, 6))]
+    train_items, test_items = _sequences(12, rng, True, maps), _sequences(4, rng, True, maps)
+    current = fit_probes(
+        probe_dataset(train_items, "current"), probe_dataset(test_items, "current"), seed=0, probes=("linear",)
+    )
+    change = fit_probes(probe_dataset(train_items), probe_dataset(test_items), seed=0, probes=("linear",))
+    assert probe_dataset(train_items, "current").features.shape[1] == 6
+    assert current.errors["linear"]["position"] < 0.01 and change.errors["linear"]["velocity"] < 0.01
+    assert current.errors["linear"]["velocity"] > 0.2
+
+
+def test_the_cli_offers_the_librarys_inputs():
+    from timecontrast.cli.probe import INPUTS as CLI_INPUTS
+    from timecontrast.evaluation.probe import INPUTS
+
+    assert CLI_INPUTS == INPUTS  # repeated in the CLI so that tcn --help imports no torch
+
+
 def test_linear_state_is_recovered_and_noise_is_not():
     rng = np.random.default_rng(0)
     maps = [rng.normal(size=(1, 6)), rng.normal(size=(1, 6))]  # one camera map per view, shared by all sequences

@@ -1,6 +1,7 @@
 """State probe: regress the true state (position, velocity) from embeddings.
 
-Per timestep the embedding e_t and its change e_t - e_{t-1} are the input; regressors are
+Per timestep the embedding e_t and its change e_t - e_{t-1} are the input (--inputs current:
+e_t alone, what a policy without memory observing the embedding sees); regressors are
 fitted on the training sequences (data.training) and scored on held-out sequences
 (data.validation). The error is the MSE of each state variable in units of its variance
 (1 = no better than the mean). Needs records with state (DIR/<split>/state/<name>.npz, as
@@ -20,6 +21,7 @@ Example::
     tcn probe --checkpointdir runs/demo --once --baseline
     tcn probe --checkpointdir runs/mftcn --checkpoint_iter 4000 --num_train_sequences 20
     tcn probe --checkpointdir runs/mftcn --once --protocol paper --device cuda
+    tcn probe --checkpointdir runs/mftcn --once --protocol paper --inputs current
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from timecontrast.errors import ConfigError, DataError
 
 PROTOCOLS = ("project", "paper")
 METRIC_OF_PROTOCOL = {"project": "probe", "paper": "probe_paper"}  # the results file and summaries folder
+INPUTS = ("change", "current")  # timecontrast.evaluation.probe.INPUTS (kept here: tcn --help imports no torch)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--probes",
         default=None,
         help="project protocol: comma-separated probes to fit: linear, mlp (default: both)",
+    )
+    parser.add_argument(
+        "--inputs",
+        choices=INPUTS,
+        default="change",
+        help="change: e_t and e_t - e_{t-1}, as the paper (default); current: e_t alone, what a policy "
+        "without memory observing the embedding sees (results in probe_current.json, probe_paper_current.json)",
     )
     parser.add_argument(
         "--max_steps",
@@ -136,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
                 seed=int(cfg.seed),
                 num_train_sequences=args.num_train_sequences,
                 device=embedder.device,
+                inputs=args.inputs,
                 **options,
             )
         return state_probe(
@@ -145,7 +156,9 @@ def run(args: argparse.Namespace) -> int:
             seed=int(cfg.seed),
             num_train_sequences=args.num_train_sequences,
             probes=probes,
+            inputs=args.inputs,
         )
 
     report = _print_paper_report if paper else _print_report
-    return run_metric(args, cfg, METRIC_OF_PROTOCOL[args.protocol], evaluate, report)
+    metric = METRIC_OF_PROTOCOL[args.protocol] + ("_current" if args.inputs == "current" else "")
+    return run_metric(args, cfg, metric, evaluate, report)

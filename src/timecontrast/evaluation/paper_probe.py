@@ -270,12 +270,14 @@ def paper_state_probe(
     seed: int = 0,
     num_train_sequences: int = -1,
     device: str | torch.device | None = None,
+    inputs: str = "change",
     **options: Any,
 ) -> PaperProbeResult:
     """Embed both splits with ``embedder`` and run :func:`fit_paper_probe` (``options``:
-    its keyword settings); ``device`` defaults to the embedder's."""
-    train, pos_names, vel_names = probe_data_of(embedder, train_sequences, "training", num_train_sequences)
-    test, _, _ = probe_data_of(embedder, test_sequences, "held-out")
+    its keyword settings); ``device`` defaults to the embedder's. ``inputs``: the paper's
+    ``[e_t, e_t - e_{t-1}]`` (``"change"``) or ``e_t`` alone (``"current"``)."""
+    train, pos_names, vel_names = probe_data_of(embedder, train_sequences, "training", num_train_sequences, inputs)
+    test, _, _ = probe_data_of(embedder, test_sequences, "held-out", inputs=inputs)
     if device is None:
         device = getattr(embedder, "device", None)
     return fit_paper_probe(train, test, device, seed, pos_names, vel_names, **options)

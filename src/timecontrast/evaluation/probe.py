@@ -2,7 +2,8 @@
 
 Inputs per timestep t >= 1 of each view: the embedding ``e_t`` and its change
 ``e_t - e_{t-1}`` (so a single-frame embedding can expose velocity through differences,
-as in the multi-frame TCN paper). Targets: the state's ``position [T, P]`` and
+as in the multi-frame TCN paper), or with ``inputs="current"`` ``e_t`` alone: what a policy
+without memory that observes the embedding sees (``tcn rl train --obs embedding``). Targets: the state's ``position [T, P]`` and
 ``velocity [T, Q]``. Two regressors are fitted on the training sequences and scored on
 held-out sequences:
 - ``linear``: ridge regression with the penalty chosen by efficient leave-one-out
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROBES = ("linear", "mlp")
+INPUTS = ("change", "current")  # [e_t, e_t - e_{t-1}] (the paper's) | e_t alone
 
 
 def periodic_targets(position: np.ndarray, names: Sequence[str], angles: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -57,15 +59,20 @@ def periodic_targets(position: np.ndarray, names: Sequence[str], angles: Sequenc
     return np.stack(columns, axis=1), out_names
 
 
-def probe_features(embeddings: np.ndarray) -> np.ndarray:
-    """``[T - 1, 2D]``: ``e_t`` and ``e_t - e_{t-1}`` for t = 1..T-1 of one view ``[T, D]``."""
+def probe_features(embeddings: np.ndarray, inputs: str = "change") -> np.ndarray:
+    """The probe's inputs for t = 1..T-1 of one view ``[T, D]``: ``[T - 1, 2D]``, ``e_t`` and
+    ``e_t - e_{t-1}`` (``inputs="change"``), or ``[T - 1, D]``, ``e_t`` alone (``"current"``)."""
+    if inputs not in INPUTS:
+        raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
     e = np.asarray(embeddings, np.float64)
+    if inputs == "current":
+        return e[1:]
     return np.concatenate([e[1:], e[1:] - e[:-1]], axis=1)
 
 
 @dataclass
 class ProbeData:
-    """Probe samples: features ``[N, 2D]``, position ``[N, P]``, velocity ``[N, Q]``;
+    """Probe samples: features ``[N, F]`` (:func:`probe_features`), position ``[N, P]``, velocity ``[N, Q]``;
     ``sequence_ids [N]``: the sequence (0..num_sequences-1) each sample comes from, or None
     when unknown (samples are then taken to be in sequence order)."""
 
@@ -76,10 +83,11 @@ class ProbeData:
     sequence_ids: np.ndarray | None = None
 
 
-def probe_dataset(items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> ProbeData:
+def probe_dataset(items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], inputs: str = "change") -> ProbeData:
     """Build samples from ``(embeddings [V, T, D], position [T, P], velocity [T, Q])`` per sequence.
 
-    Every view contributes its own samples with the same targets.
+    Every view contributes its own samples with the same targets; ``inputs`` as
+    :func:`probe_features`'s.
     """
     feats, pos, vel, ids = [], [], [], []
     n = 0
@@ -98,7 +106,7 @@ def probe_dataset(items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) ->
         if t < 2:
             continue
         for view in emb:
-            feats.append(probe_features(view))
+            feats.append(probe_features(view, inputs))
             pos.append(position[1:])
             vel.append(velocity[1:])
             ids.append(np.full(t - 1, n, np.int64))
@@ -204,9 +212,10 @@ def _state_of(seq, split: str):
 
 
 def probe_data_of(
-    embedder: Embedder, sequences: Iterable, split: str = "records", num_sequences: int = -1
+    embedder: Embedder, sequences: Iterable, split: str = "records", num_sequences: int = -1, inputs: str = "change"
 ) -> tuple[ProbeData, list[str] | None, list[str] | None]:
-    """``(ProbeData, position_names, velocity_names)`` of sequences with state, embedded by ``embedder``."""
+    """``(ProbeData, position_names, velocity_names)`` of sequences with state, embedded by
+    ``embedder``; ``inputs`` as :func:`probe_features`'s."""
     names: dict[str, list[str]] = {}
 
     def items():
@@ -219,7 +228,7 @@ def probe_data_of(
             names.setdefault("velocity", list(getattr(state, "velocity_names", []) or []))
             yield item.embeddings, position, state.velocity
 
-    data = probe_dataset(items())
+    data = probe_dataset(items(), inputs)
     return data, names.get("position"), names.get("velocity")
 
 
@@ -230,9 +239,10 @@ def state_probe(
     seed: int = 0,
     num_train_sequences: int = -1,
     probes: Sequence[str] = PROBES,
+    inputs: str = "change",
 ) -> ProbeResult:
     """Embed both splits with ``embedder`` (an :class:`~timecontrast.inference.Embedder`),
-    fit the probes on the first and report on the second."""
-    train, pos_names, vel_names = probe_data_of(embedder, train_sequences, "training", num_train_sequences)
-    test, _, _ = probe_data_of(embedder, test_sequences, "held-out")
+    fit the probes on the first and report on the second (``inputs``: :func:`probe_features`)."""
+    train, pos_names, vel_names = probe_data_of(embedder, train_sequences, "training", num_train_sequences, inputs)
+    test, _, _ = probe_data_of(embedder, test_sequences, "held-out", inputs=inputs)
     return fit_probes(train, test, seed, pos_names, vel_names, probes=probes)
