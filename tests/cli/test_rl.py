@@ -104,7 +104,7 @@ def test_resuming_with_other_settings_is_refused(tmp_path, capsys):
     [
         (["--obs", "embedding"], "--obs embedding needs a trained TCN: give --checkpointdir"),
         (["--reward", "imitation", "--checkpointdir", "runs/x"], "--reward imitation needs --demo"),
-        (["--obs", "sound"], "--obs 'sound': choose one of state, pixels, embedding, random"),
+        (["--obs", "sound"], "--obs 'sound': choose one of state, position, pixels, embedding, random"),
         (["--algo", "dqn"], "--algo 'dqn': choose one of ppo, sac"),
         (["--hyper", "n_steps"], "--hyper 'n_steps': write key=value"),
         (["--hyper", "no_such_option=1"], "unexpected keyword argument 'no_such_option'"),

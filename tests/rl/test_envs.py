@@ -144,7 +144,7 @@ def test_bad_input_names_the_choices():
         make_env("pendulum")
     with pytest.raises(ConfigError, match="unknown task 'fly' for cheetah: choose one of run, walk"):
         make_env("cheetah", "fly")
-    with pytest.raises(ConfigError, match="unknown observation 'depth': choose one of state, pixels"):
+    with pytest.raises(ConfigError, match="unknown observation 'depth': choose one of state, position, pixels"):
         make_env(obs="depth")
     with pytest.raises(ConfigError, match=r"fps=30 .* use one of 100, 50, 25, 20"):
         make_env(fps=30)
