@@ -3,8 +3,8 @@
 Inputs per timestep t >= 1 of each view: the embedding ``e_t`` and its change
 ``e_t - e_{t-1}`` (so a single-frame embedding can expose velocity through differences,
 as in the multi-frame TCN paper), or with ``inputs="current"`` ``e_t`` alone: what a policy
-without memory that observes the embedding sees (``tcn rl train --obs embedding``). Targets: the state's ``position [T, P]`` and
-``velocity [T, Q]``. Two regressors are fitted on the training sequences and scored on
+without memory that observes the embedding sees (``tcn rl train --obs embedding``).
+Targets: the state's ``position [T, P]`` and ``velocity [T, Q]``. Two regressors are fitted on the training sequences and scored on
 held-out sequences:
 - ``linear``: ridge regression with the penalty chosen by efficient leave-one-out
   cross-validation (scikit-learn ``RidgeCV``);
@@ -72,8 +72,8 @@ def probe_features(embeddings: np.ndarray, inputs: str = "change") -> np.ndarray
 
 @dataclass
 class ProbeData:
-    """Probe samples: features ``[N, F]`` (:func:`probe_features`), position ``[N, P]``, velocity ``[N, Q]``;
-    ``sequence_ids [N]``: the sequence (0..num_sequences-1) each sample comes from, or None
+    """Probe samples: features ``[N, F]`` (:func:`probe_features`), position ``[N, P]``,
+    velocity ``[N, Q]``; ``sequence_ids [N]``: the sequence (0..num_sequences-1) each sample comes from, or None
     when unknown (samples are then taken to be in sequence order)."""
 
     features: np.ndarray

@@ -19,8 +19,8 @@ multi-frame model's clip stride spans the same time as in training. ``fps`` must
 **Observations** (``obs``): ``state`` (dm_control's observation dict, flattened to
 float32: cart-pole position [x, cos θ, sin θ] and velocity [ẋ, θ̇], 5 values; cheetah 17),
 ``position`` (its position part only, without the velocities: what one frame can show;
-cart-pole 3 values, cheetah 8), ``pixels`` (the frame of camera ``view``, ``[height, width, 3]`` uint8), ``random``
-(standard normal noise the size of the state: the "random state" baseline) and, through
+cart-pole 3 values, cheetah 8), ``pixels`` (the frame of camera ``view``, ``[height,
+width, 3]`` uint8), ``random`` (standard normal noise the size of the state: the "random state" baseline) and, through
 :func:`make_env`, ``embedding`` (:class:`~timecontrast.rl.wrappers.EmbeddingObservation`).
 Actions are ``Box(-1, 1, [nu])``. Episodes end by time limit only (``truncated``).
 ``reset(seed=...)`` makes an episode reproducible: the initial state, the look and the
@@ -70,6 +70,7 @@ except ImportError as exc:
 # The tasks of each world (timecontrast.rl.tasks builds them).
 WORLD_TASKS: dict[str, tuple[str, ...]] = {"cartpole": ("swingup", "balance"), "cheetah": ("run", "walk")}
 OBS_MODES = ("state", "position", "pixels", "embedding", "random")
+SIM_OBS_MODES = tuple(m for m in OBS_MODES if m != "embedding")  # SimWorldEnv's own; make_env adds the embedding
 DEFAULT_FPS = 50.0  # the Table I recipe's frame rate (tcn synth --fps 50)
 VEC_ENVS = ("dummy", "subproc")
 
@@ -127,9 +128,9 @@ class SimWorldEnv(gym.Env):
         render_mode: str | None = "rgb_array",
     ) -> None:
         check_world_task(world, task)
-        if obs not in ("state", "position", "pixels", "random"):
+        if obs not in SIM_OBS_MODES:
             raise ConfigError(
-                f"SimWorldEnv observes 'state', 'position', 'pixels' or 'random', got {obs!r}; "
+                f"SimWorldEnv observes one of {', '.join(SIM_OBS_MODES)}, got {obs!r}; "
                 "for 'embedding' use make_env(..., obs='embedding', embedder=...)"
             )
         if appearance not in APPEARANCES:
